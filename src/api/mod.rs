@@ -1,0 +1,1 @@
+//! Back-office REST API: messages, inbox, institutions, cases, catalogue.

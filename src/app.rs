@@ -1,0 +1,1 @@
+//! Application start-up: builds the store, IR index, validators and listeners.

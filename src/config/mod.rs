@@ -1,0 +1,1 @@
+//! Typed configuration from a TOML file and SEDGATE_* environment variables.

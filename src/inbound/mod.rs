@@ -1,0 +1,1 @@
+//! The inbound /as4 endpoint: peer identity, dedup, validation, inbox, receipt.

@@ -1,0 +1,2 @@
+//! Institution repository: model, import, in-memory index, search, routing.
+pub mod model;

@@ -1,0 +1,17 @@
+//! sedgate: an access point for EESSI-style cross-border social-security messaging.
+//! See ARCHITECTURE.md for the map of modules and the path of one SED.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod as4;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod inbound;
+pub mod ir;
+pub mod ops;
+pub mod outbox;
+pub mod sed;
+pub mod store;
+pub mod transport;

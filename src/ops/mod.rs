@@ -1,0 +1,1 @@
+//! Operations: /livez, /readyz, /metrics, tracing setup.

@@ -1,0 +1,1 @@
+//! Outbox dispatcher: claim, send, retry with backoff, dead letter, re-drive.

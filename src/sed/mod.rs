@@ -1,0 +1,1 @@
+//! SEDs: hardened XML reading, XSD validation pool, SED/BUC catalogue, business rules.

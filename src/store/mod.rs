@@ -1,0 +1,1 @@
+//! Storage: one Store trait over SQLite and PostgreSQL, migrations.

@@ -1,0 +1,1 @@
+//! TLS identities, rustls server/client configuration, CRLs, the outbound HTTP client.
