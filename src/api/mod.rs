@@ -2,6 +2,7 @@
 //! file owns its routes and DTOs and exposes `router()`.
 
 pub mod auth;
+pub mod openapi;
 pub mod error;
 
 use std::sync::Arc;

@@ -605,3 +605,17 @@ trust_anchors = "ca.pem"
         );
     }
 }
+
+impl DatabaseConfig {
+    /// The URL without any password, for messages.
+    pub fn url_for_display(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{}{}@{}", &self.url[..scheme_end + 3], user, &self.url[at + 1..])
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
