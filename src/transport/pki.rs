@@ -595,7 +595,7 @@ mod tests {
         let leaf = ca.issue(&LeafSpec::gateway(&cc("NO"), &[])).unwrap();
         assert_eq!(serial_of_pem(&leaf.cert_pem), Some(leaf.serial.clone()));
 
-        let pem = ca.crl_pem(&[leaf.serial.clone()], 7).unwrap();
+        let pem = ca.crl_pem(std::slice::from_ref(&leaf.serial), 7).unwrap();
 
         let der =
             rustls_pki_types::CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();

@@ -269,7 +269,7 @@ async fn refuses_certificate_from_ca_impersonating_ours_by_name() {
 async fn refuses_revoked_certificate() {
     let gw = start_at_gateway(Limits::default()).await;
     let revoked = gw.ca.issue(&gateway_leaf("NO")).unwrap();
-    gw.revoke(&[revoked.serial.clone()], 2);
+    gw.revoke(std::slice::from_ref(&revoked.serial), 2);
     gw.tls.reload().unwrap();
 
     assert!(gw.get(gw.settings_for("revoked", &revoked)).await.is_err());
