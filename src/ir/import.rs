@@ -225,9 +225,10 @@ impl Collector {
                 .ids
                 .get(&upsert.id)
                 .map(|first| format!("duplicate id {}, first at line {first}", upsert.id)),
-            Ok(Row::AccessPoint(ap)) => self.countries.get(&ap.country).map(|first| {
-                format!("duplicate country {}, first at line {first}", ap.country)
-            }),
+            Ok(Row::AccessPoint(ap)) => self
+                .countries
+                .get(&ap.country)
+                .map(|first| format!("duplicate country {}, first at line {first}", ap.country)),
             Err(_) => None,
         };
         match (row, duplicate_of) {
@@ -256,7 +257,8 @@ fn parse_institution_id(raw: &str) -> Result<InstitutionId, String> {
             ));
         }
     }
-    raw.parse().map_err(|e: crate::domain::IdError| e.to_string())
+    raw.parse()
+        .map_err(|e: crate::domain::IdError| e.to_string())
 }
 
 /// A country column must agree with the id prefix; the id is the key everything else uses.
@@ -290,7 +292,10 @@ fn csv_records(text: &str) -> Result<Vec<(u64, csv::StringRecord)>, ImportError>
     let mut line_at = |position: Option<&csv::Position>| {
         let resumed = usize::try_from(position.map_or(0, |p| p.byte())).unwrap_or(usize::MAX);
         let rest = text.as_bytes().get(resumed..).unwrap_or_default();
-        let skipped = rest.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        let skipped = rest
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
         lines.line_of(resumed.saturating_add(skipped))
     };
     for record in reader.records() {
@@ -353,11 +358,9 @@ fn parse_organisations_row(record: &csv::StringRecord) -> Result<InstitutionUpse
     let activated = if activation == "NULL" {
         None
     } else {
-        let at = NaiveDateTime::parse_from_str(activation, ORGANISATIONS_DATE_FORMAT)
-            .map_err(|e| {
-                format!(
-                    "activation date {activation:?} is not dd/MM/yyyy HH:mm:ss or NULL ({e})"
-                )
+        let at =
+            NaiveDateTime::parse_from_str(activation, ORGANISATIONS_DATE_FORMAT).map_err(|e| {
+                format!("activation date {activation:?} is not dd/MM/yyyy HH:mm:ss or NULL ({e})")
             })?;
         Some(at.and_utc())
     };
@@ -552,7 +555,10 @@ fn opt_str<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Option<&'a s
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim())),
-        Some(other) => Err(format!("`{key}` must be a string, found {}", json_kind(other))),
+        Some(other) => Err(format!(
+            "`{key}` must be a string, found {}",
+            json_kind(other)
+        )),
     }
 }
 
@@ -783,7 +789,10 @@ mod tests {
         let navat07 = upsert(&parsed, "NO:NAVAT07");
         assert_eq!(navat07.acronym.as_deref(), Some("NAV ACCT 07"));
         assert_eq!(navat07.names["en"], "NAV ACCEPTANCE TEST 07");
-        assert_eq!(navat07.valid_from, None, "JSON extracts leave activation alone");
+        assert_eq!(
+            navat07.valid_from, None,
+            "JSON extracts leave activation alone"
+        );
         assert_eq!(navat07.eessi_ready, Some(true));
         let competences = navat07.competences.as_ref().unwrap();
         assert_eq!(competences.len(), 133);
@@ -826,8 +835,15 @@ mod tests {
     #[test]
     fn accepts_the_melosys_extract() {
         let parsed = parse(&seed("melosys-institusjoner.json"), ImportFormat::IrJson).unwrap();
-        let ids: Vec<&str> = parsed.institutions.iter().map(|(_, u)| u.id.as_str()).collect();
-        assert_eq!(ids, ["SE:6", "SE:5", "SE:4", "SE:3", "SE:2", "SE:1", "UK:1", "EL:1"]);
+        let ids: Vec<&str> = parsed
+            .institutions
+            .iter()
+            .map(|(_, u)| u.id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["SE:6", "SE:5", "SE:4", "SE:3", "SE:2", "SE:1", "UK:1", "EL:1"]
+        );
         let lines: Vec<u64> = parsed.institutions.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines[..3], [2, 34, 54]);
         let se2 = upsert(&parsed, "SE:2");
@@ -857,30 +873,48 @@ mod tests {
         let rejected = rejected(&parsed);
         assert_eq!(rejected.len(), 6, "{rejected:#?}");
         assert_eq!(rejected[0].0, 2);
-        assert!(rejected[0].1.contains("\"AT9900\" is not of the form CC:ID"), "{}", rejected[0].1);
+        assert!(
+            rejected[0]
+                .1
+                .contains("\"AT9900\" is not of the form CC:ID"),
+            "{}",
+            rejected[0].1
+        );
         assert_eq!(
             rejected[1],
-            (3, "institution id \"XX:1\": XX is not an EESSI country code")
+            (
+                3,
+                "institution id \"XX:1\": XX is not an EESSI country code"
+            )
         );
         assert_eq!(rejected[2], (4, "duplicate id AT:0100, first at line 1"));
         assert_eq!(
             rejected[3],
-            (5, "country DE disagrees with the prefix of institution id AT:0200")
+            (
+                5,
+                "country DE disagrees with the prefix of institution id AT:0200"
+            )
         );
         assert_eq!(rejected[4].0, 6);
-        assert!(rejected[4]
-            .1
-            .starts_with("activation date \"31/02/2020 00:00:00\" is not dd/MM/yyyy HH:mm:ss or NULL"));
+        assert!(rejected[4].1.starts_with(
+            "activation date \"31/02/2020 00:00:00\" is not dd/MM/yyyy HH:mm:ss or NULL"
+        ));
         assert_eq!(
             rejected[5],
-            (7, "expected 4 fields (id;country;acronym;activationDate), found 3")
+            (
+                7,
+                "expected 4 fields (id;country;acronym;activationDate), found 3"
+            )
         );
     }
 
     #[test]
     fn refuses_a_csv_with_the_wrong_separator() {
-        let err = parse(&fixture("comma-separated.csv"), ImportFormat::OrganisationsCsv)
-            .unwrap_err();
+        let err = parse(
+            &fixture("comma-separated.csv"),
+            ImportFormat::OrganisationsCsv,
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             ImportError::WrongColumnCount {
@@ -905,7 +939,8 @@ mod tests {
 
     #[test]
     fn accepts_a_bom_crlf_and_blank_lines() {
-        let bytes = b"\xEF\xBB\xBFAT:0100;AT;PVA;NULL\r\n\r\nAT:0101;AT;PVA;15/11/2018 13:26:36\r\n";
+        let bytes =
+            b"\xEF\xBB\xBFAT:0100;AT;PVA;NULL\r\n\r\nAT:0101;AT;PVA;15/11/2018 13:26:36\r\n";
         let parsed = parse(bytes, ImportFormat::OrganisationsCsv).unwrap();
         let lines: Vec<u64> = parsed.institutions.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [1, 3]);
@@ -944,7 +979,10 @@ mod tests {
             .collect();
         assert_eq!(accepted, [(2, "SE:6"), (35, "SE:11")]);
         // IntelligentRA is skipped: one competence left.
-        assert_eq!(upsert(&parsed, "SE:6").competences.as_ref().unwrap().len(), 1);
+        assert_eq!(
+            upsert(&parsed, "SE:6").competences.as_ref().unwrap().len(),
+            1
+        );
         let se11 = upsert(&parsed, "SE:11");
         assert_eq!((se11.competences.as_ref(), se11.eessi_ready), (None, None));
         assert!(se11.names.is_empty() && se11.acronym.is_none());
@@ -955,12 +993,18 @@ mod tests {
         assert!(rejected[0].1.contains("\"SE6\" is not of the form CC:ID"));
         assert_eq!(
             rejected[1],
-            (13, "institution id \"XX:1\": XX is not an EESSI country code")
+            (
+                13,
+                "institution id \"XX:1\": XX is not an EESSI country code"
+            )
         );
         assert_eq!(rejected[2], (14, "duplicate id SE:6, first at line 2"));
         assert_eq!(
             rejected[3],
-            (15, "country NO disagrees with the prefix of institution id SE:7")
+            (
+                15,
+                "country NO disagrees with the prefix of institution id SE:7"
+            )
         );
         assert_eq!(rejected[4].0, 16);
         assert!(rejected[4]
@@ -985,7 +1029,11 @@ mod tests {
 
     #[test]
     fn accepts_access_points_in_json_and_normalises_fingerprints() {
-        let parsed = parse(&fixture("access-points.json"), ImportFormat::AccessPointsJson).unwrap();
+        let parsed = parse(
+            &fixture("access-points.json"),
+            ImportFormat::AccessPointsJson,
+        )
+        .unwrap();
         assert_eq!(parsed.rejected, vec![]);
         let countries: Vec<(u64, &str)> = parsed
             .access_points
@@ -1010,8 +1058,11 @@ mod tests {
 
     #[test]
     fn refuses_bad_access_points_in_json() {
-        let parsed =
-            parse(&fixture("bad-access-points.json"), ImportFormat::AccessPointsJson).unwrap();
+        let parsed = parse(
+            &fixture("bad-access-points.json"),
+            ImportFormat::AccessPointsJson,
+        )
+        .unwrap();
         let countries: Vec<&str> = parsed
             .access_points
             .iter()
@@ -1044,12 +1095,21 @@ mod tests {
         assert_eq!(
             rejected(&parsed),
             [
-                (3, "endpoint URL \"https://user@as4.at.example/as4\" must not carry credentials"),
-                (5, "expected 3 fields (country;endpoint_url;cert_fingerprints), found 2"),
+                (
+                    3,
+                    "endpoint URL \"https://user@as4.at.example/as4\" must not carry credentials"
+                ),
+                (
+                    5,
+                    "expected 3 fields (country;endpoint_url;cert_fingerprints), found 2"
+                ),
             ]
         );
         assert_eq!(
-            parse(b"land;url;fp\nSE;https://a/as4;x\n", ImportFormat::AccessPointsCsv),
+            parse(
+                b"land;url;fp\nSE;https://a/as4;x\n",
+                ImportFormat::AccessPointsCsv
+            ),
             Err(ImportError::BadHeader {
                 expected: ACCESS_POINTS_CSV_HEADER,
                 found: "land;url;fp".to_owned()
@@ -1060,11 +1120,31 @@ mod tests {
     #[test]
     fn detects_formats_from_content_and_name() {
         let cases: [(&str, Vec<u8>, Option<ImportFormat>); 7] = [
-            ("Organisations.csv", seed("Organisations.csv"), Some(ImportFormat::OrganisationsCsv)),
-            ("x.json", seed("melosys-institusjoner.json"), Some(ImportFormat::IrJson)),
-            ("x.json", fixture("access-points.json"), Some(ImportFormat::AccessPointsJson)),
-            ("x.csv", fixture("access-points.csv"), Some(ImportFormat::AccessPointsCsv)),
-            ("access-points.json", b"[]".to_vec(), Some(ImportFormat::AccessPointsJson)),
+            (
+                "Organisations.csv",
+                seed("Organisations.csv"),
+                Some(ImportFormat::OrganisationsCsv),
+            ),
+            (
+                "x.json",
+                seed("melosys-institusjoner.json"),
+                Some(ImportFormat::IrJson),
+            ),
+            (
+                "x.json",
+                fixture("access-points.json"),
+                Some(ImportFormat::AccessPointsJson),
+            ),
+            (
+                "x.csv",
+                fixture("access-points.csv"),
+                Some(ImportFormat::AccessPointsCsv),
+            ),
+            (
+                "access-points.json",
+                b"[]".to_vec(),
+                Some(ImportFormat::AccessPointsJson),
+            ),
             ("x.csv", fixture("comma-separated.csv"), None),
             ("x.txt", b"hello".to_vec(), None),
         ];
@@ -1090,12 +1170,20 @@ mod tests {
 
         let dvsv = &ir[&id("AT:9900")];
         assert_eq!(dvsv.country.as_str(), "AT");
-        assert_eq!(dvsv.acronym.as_deref(), Some("Dachverband"), "the later source wins");
+        assert_eq!(
+            dvsv.acronym.as_deref(),
+            Some("Dachverband"),
+            "the later source wins"
+        );
         assert_eq!(
             dvsv.names["en"],
             "ACC_Main Association of Austrian Social Security Institutions"
         );
-        assert_eq!(dvsv.valid_from, Some(utc(2021, 1, 31, 0, 0, 0)), "kept from the CSV");
+        assert_eq!(
+            dvsv.valid_from,
+            Some(utc(2021, 1, 31, 0, 0, 0)),
+            "kept from the CSV"
+        );
         assert!(dvsv.eessi_ready);
         assert_eq!(dvsv.competences.len(), 155);
         assert!(dvsv.competences.windows(2).all(|w| w[0] < w[1]), "sorted");

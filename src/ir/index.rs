@@ -47,9 +47,10 @@ impl SearchText {
         self.id.starts_with(q)
             || self.local.starts_with(q)
             || self.acronym.starts_with(q)
-            || self.names.iter().any(|name| {
-                word_starts(name).any(|start| name[start..].starts_with(q))
-            })
+            || self
+                .names
+                .iter()
+                .any(|name| word_starts(name).any(|start| name[start..].starts_with(q)))
     }
 }
 
@@ -105,7 +106,10 @@ impl IrIndex {
         let mut by_buc: HashMap<BucType, Vec<usize>> = HashMap::new();
         for (pos, inst) in institutions.iter().enumerate() {
             by_id.insert(inst.id.clone(), pos);
-            by_country.entry(inst.country.clone()).or_default().push(pos);
+            by_country
+                .entry(inst.country.clone())
+                .or_default()
+                .push(pos);
             for competence in &inst.competences {
                 let list = by_buc.entry(competence.buc.clone()).or_default();
                 // Competences of one institution come together: one entry per BUC.
@@ -212,5 +216,226 @@ impl IrIndex {
             }
         }
         q.is_none_or(|q| self.search_texts[pos].matches(q))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::model::Competence;
+    use crate::ir::test_data::{id, utc, REAL_INDEX, REAL_SNAPSHOT};
+
+    fn ids<'a>(page: &SearchPage<'a>) -> Vec<&'a str> {
+        page.items.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    fn query() -> SearchQuery {
+        SearchQuery {
+            limit: 50,
+            ..SearchQuery::default()
+        }
+    }
+
+    #[test]
+    fn looks_up_institutions_and_access_points() {
+        let index = &*REAL_INDEX;
+        assert_eq!(index.len(), 7455 + 49);
+        let dvsv = index.get(&id("AT:9900")).unwrap();
+        assert_eq!(dvsv.acronym.as_deref(), Some("Dachverband"));
+        assert!(index.get(&id("AT:9999")).is_none());
+        let at = index.access_point(&"AT".parse().unwrap()).unwrap();
+        assert_eq!(at.endpoint_url, "https://as4.at.example/as4");
+        assert!(index.access_point(&"IS".parse().unwrap()).is_none());
+        let countries: Vec<&str> = index
+            .access_points()
+            .iter()
+            .map(|a| a.country.as_str())
+            .collect();
+        assert_eq!(countries, ["AT", "BE", "PL", "SE"]);
+    }
+
+    #[test]
+    fn searches_by_country() {
+        let page = REAL_INDEX.search(&SearchQuery {
+            country: Some("IS".parse().unwrap()),
+            ..query()
+        });
+        assert_eq!(page.total, 4);
+        assert_eq!(
+            ids(&page),
+            [
+                "IS:4804080550",
+                "IS:5402696029",
+                "IS:6602692669",
+                "IS:7005942039"
+            ]
+        );
+        let norway = REAL_INDEX.search(&SearchQuery {
+            country: Some("NO".parse().unwrap()),
+            offset: 530,
+            limit: 10,
+            ..query()
+        });
+        assert_eq!(
+            norway.total,
+            535 + 4,
+            "CSV ids plus NO:NAVAT05-08 from the extract"
+        );
+        assert_eq!(norway.items.len(), 9);
+        assert_eq!(
+            ids(&norway)[5..],
+            ["NO:NAVAT05", "NO:NAVAT06", "NO:NAVAT07", "NO:NAVAT08"]
+        );
+    }
+
+    #[test]
+    fn searches_by_buc_and_role() {
+        let page = REAL_INDEX.search(&SearchQuery {
+            country: Some("NO".parse().unwrap()),
+            buc: Some("P_BUC_01".parse().unwrap()),
+            role: Some(BucRole::CaseOwner),
+            ..query()
+        });
+        assert_eq!(
+            ids(&page),
+            [
+                "NO:974652382",
+                "NO:974760967",
+                "NO:NAVAT05",
+                "NO:NAVAT06",
+                "NO:NAVAT07",
+                "NO:NAVAT08"
+            ]
+        );
+        let s_buc_21 = REAL_INDEX.search(&SearchQuery {
+            buc: Some("S_BUC_21".parse().unwrap()),
+            limit: 3,
+            ..query()
+        });
+        assert_eq!(s_buc_21.total, 28);
+        assert_eq!(ids(&s_buc_21), ["BE:rina1", "BE:rina2", "BE:rinadef1"]);
+        let finland = REAL_INDEX.search(&SearchQuery {
+            country: Some("FI".parse().unwrap()),
+            buc: Some("S_BUC_21".parse().unwrap()),
+            ..query()
+        });
+        assert_eq!(
+            ids(&finland),
+            [
+                "FI:0100222222",
+                "FI:0199000011",
+                "FI:9999999901",
+                "FI:9999999902"
+            ]
+        );
+        // Only PL:PL390050ER holds P_BUC_03 as CounterParty without being EESSI-ready.
+        let on = utc(2022, 1, 1, 0, 0, 0);
+        let ready = REAL_INDEX.search(&SearchQuery {
+            country: Some("PL".parse().unwrap()),
+            buc: Some("P_BUC_03".parse().unwrap()),
+            role: Some(BucRole::CounterParty),
+            on: Some(on),
+            ..query()
+        });
+        let any_date = REAL_INDEX.search(&SearchQuery {
+            on: None,
+            ..SearchQuery {
+                country: Some("PL".parse().unwrap()),
+                buc: Some("P_BUC_03".parse().unwrap()),
+                role: Some(BucRole::CounterParty),
+                ..query()
+            }
+        });
+        assert!(ids(&any_date).contains(&"PL:PL390050ER"));
+        assert!(!ids(&ready).contains(&"PL:PL390050ER"));
+        assert_eq!(ready.total + 1, any_date.total);
+        let unknown = REAL_INDEX.search(&SearchQuery {
+            buc: Some("P_BUC_99".parse().unwrap()),
+            ..query()
+        });
+        assert_eq!((unknown.total, unknown.items.len()), (0, 0));
+    }
+
+    #[test]
+    fn searches_text_in_ids_acronyms_and_names() {
+        let search = |q: &str, country: Option<&str>| {
+            let page = REAL_INDEX.search(&SearchQuery {
+                q: Some(q.to_owned()),
+                country: country.map(|c| c.parse().unwrap()),
+                ..query()
+            });
+            ids(&page)
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(search("dachverband", None), ["AT:9900"]);
+        assert_eq!(search("at:99", None), ["AT:9900"]);
+        assert_eq!(
+            search("navat0", None),
+            ["NO:NAVAT05", "NO:NAVAT06", "NO:NAVAT07", "NO:NAVAT08"]
+        );
+        assert_eq!(search("Social Insurance", Some("EE")), ["EE:70001975"]);
+        // "ACC_Social Insurance Agency": a word starts after the underscore.
+        assert_eq!(search("social insurance agency", Some("LV")), ["LV:0002"]);
+        assert_eq!(search("ÖGK-W", None), ["AT:1100"]);
+        assert!(search("ocial", Some("EE")).is_empty(), "not a word start");
+    }
+
+    #[test]
+    fn searches_only_active_institutions_on_a_date() {
+        let at_99 = |on| {
+            REAL_INDEX
+                .search(&SearchQuery {
+                    q: Some("AT:99".to_owned()),
+                    on: Some(on),
+                    ..query()
+                })
+                .total
+        };
+        // AT:9900 was activated on 31 January 2021.
+        assert_eq!(at_99(utc(2021, 1, 30, 23, 59, 59)), 0);
+        assert_eq!(at_99(utc(2021, 1, 31, 0, 0, 0)), 1);
+        let not_activated = REAL_INDEX.search(&SearchQuery {
+            q: Some("BE:0206737385".to_owned()),
+            on: Some(utc(2024, 1, 1, 0, 0, 0)),
+            ..query()
+        });
+        assert_eq!(not_activated.total, 0);
+    }
+
+    #[test]
+    fn builds_ten_thousand_institutions_quickly() {
+        let template = REAL_INDEX.get(&id("AT:9900")).unwrap().clone();
+        let institutions: Vec<Institution> = (0..10_000)
+            .map(|n| Institution {
+                id: id(&format!("DE:X{n:05}")),
+                country: "DE".parse().unwrap(),
+                competences: template
+                    .competences
+                    .iter()
+                    .take(20)
+                    .cloned()
+                    .collect::<Vec<Competence>>(),
+                ..template.clone()
+            })
+            .collect();
+        let snapshot = IrSnapshot {
+            institutions,
+            access_points: REAL_SNAPSHOT.access_points.clone(),
+        };
+        let started = std::time::Instant::now();
+        let index = IrIndex::build(snapshot);
+        let elapsed = started.elapsed();
+        assert_eq!(index.len(), 10_000);
+        // Unoptimised test builds are several times slower than release; the 100 ms budget
+        // is for release builds.
+        let budget = if cfg!(debug_assertions) { 1000 } else { 100 };
+        assert!(elapsed.as_millis() < budget, "build took {elapsed:?}");
+        let page = index.search(&SearchQuery {
+            q: Some("de:x0999".to_owned()),
+            ..query()
+        });
+        assert_eq!(page.total, 10);
     }
 }

@@ -6,7 +6,9 @@ pub mod route;
 
 pub use import::{parse, ImportError, ImportFormat, ParsedImport, RowError};
 pub use index::{IrIndex, SearchPage, SearchQuery};
-pub use model::{AccessPoint, Competence, ImportCounts, Institution, InstitutionUpsert, IrSnapshot};
+pub use model::{
+    AccessPoint, Competence, ImportCounts, Institution, InstitutionUpsert, IrSnapshot,
+};
 pub use route::{route, Route, RouteError, RouteQuery};
 
 #[cfg(test)]

@@ -140,8 +140,8 @@ impl Institution {
         role: Option<BucRole>,
         on: DateTime<Utc>,
     ) -> Option<&Competence> {
-        self.competences.iter().find(|c| {
-            &c.buc == buc && role.is_none_or(|r| c.role == r) && c.is_usable_on(on)
-        })
+        self.competences
+            .iter()
+            .find(|c| &c.buc == buc && role.is_none_or(|r| c.role == r) && c.is_usable_on(on))
     }
 }

@@ -45,14 +45,20 @@ pub static REAL_SNAPSHOT: Lazy<IrSnapshot> = Lazy::new(|| {
     ] {
         let parsed = parse(&seed(file), format).unwrap();
         assert_eq!(parsed.rejected, vec![], "{file}");
-        merge(&mut institutions, parsed.institutions.iter().map(|(_, u)| u));
+        merge(
+            &mut institutions,
+            parsed.institutions.iter().map(|(_, u)| u),
+        );
     }
-    let access_points = parse(&fixture("access-points.json"), ImportFormat::AccessPointsJson)
-        .unwrap()
-        .access_points
-        .into_iter()
-        .map(|(_, ap)| ap)
-        .collect();
+    let access_points = parse(
+        &fixture("access-points.json"),
+        ImportFormat::AccessPointsJson,
+    )
+    .unwrap()
+    .access_points
+    .into_iter()
+    .map(|(_, ap)| ap)
+    .collect();
     IrSnapshot {
         institutions: institutions.into_values().collect(),
         access_points,
