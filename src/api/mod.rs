@@ -2,8 +2,9 @@
 //! file owns its routes and DTOs and exposes `router()`.
 
 pub mod auth;
-pub mod openapi;
 pub mod error;
+pub mod institutions;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -45,5 +46,5 @@ impl AppState {
 
 /// All back-office routes under /api/v1.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(institutions::router())
 }

@@ -9,6 +9,7 @@ use super::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "sedgate back-office API", description = "Submit SEDs, follow their delivery, collect received SEDs."),
+    paths(super::institutions::search, super::institutions::show),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)
 )]

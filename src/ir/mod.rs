@@ -1,5 +1,6 @@
 //! Institution repository: model, import, in-memory index, search, routing.
 pub mod import;
+pub mod importer;
 pub mod index;
 pub mod model;
 pub mod route;

@@ -29,6 +29,7 @@ impl Store {
         source: &str,
         rejected: u64,
         now: DateTime<Utc>,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> StoreResult<ImportCounts> {
         let mut tx = self.writer.begin().await?;
         let existing: HashMap<InstitutionId, Institution> = load_institutions(&mut tx)
@@ -40,7 +41,7 @@ impl Store {
             rejected,
             ..ImportCounts::default()
         };
-        let mut merged_batch: HashMap<&InstitutionId, Institution> = HashMap::new();
+        let mut merged_batch: BTreeMap<&InstitutionId, Institution> = BTreeMap::new();
         for upsert in batch {
             let before = merged_batch
                 .get(&upsert.id)
@@ -48,7 +49,10 @@ impl Store {
             let after = upsert.apply(before);
             merged_batch.insert(&upsert.id, after);
         }
-        for (id, after) in &merged_batch {
+        for (done, (id, after)) in merged_batch.iter().enumerate() {
+            if done % 256 == 0 {
+                progress(done as u64);
+            }
             match existing.get(*id) {
                 Some(before) if before == after => counts.unchanged += 1,
                 Some(before) => {
@@ -61,6 +65,7 @@ impl Store {
                 }
             }
         }
+        progress(merged_batch.len() as u64);
         record_import(&mut tx, source, "institutions", &counts, now).await?;
         tx.commit().await?;
         Ok(counts)

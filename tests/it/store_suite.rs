@@ -56,13 +56,13 @@ async fn ir_import_is_idempotent(engine: Engine) {
     ];
     let first = db
         .store
-        .import_institutions(&batch, "test", 0, now)
+        .import_institutions(&batch, "test", 0, now, &|_| {})
         .await
         .unwrap();
     assert_eq!((first.added, first.updated, first.unchanged), (2, 0, 0));
     let again = db
         .store
-        .import_institutions(&batch, "test", 0, now)
+        .import_institutions(&batch, "test", 0, now, &|_| {})
         .await
         .unwrap();
     assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 2));
@@ -75,7 +75,7 @@ async fn ir_import_is_idempotent(engine: Engine) {
     };
     let changed = db
         .store
-        .import_institutions(&[csv_like], "csv", 0, now)
+        .import_institutions(&[csv_like], "csv", 0, now, &|_| {})
         .await
         .unwrap();
     assert_eq!(changed.updated, 1);
