@@ -95,7 +95,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let router = api_router(self.state.clone());
         tracing::info!(api = %self.api_addr(), country = %self.state.config.country, "sedgate serving");
         axum::serve(self.api_listener, router)

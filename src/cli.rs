@@ -14,10 +14,20 @@ use crate::ops::telemetry;
 use crate::store::{NewApiClient, Redrive, Store};
 
 #[derive(Parser, Debug)]
-#[command(name = "sedgate", version, about = "EESSI-style access point for cross-border social-security messaging")]
+#[command(
+    name = "sedgate",
+    version,
+    about = "EESSI-style access point for cross-border social-security messaging"
+)]
 pub struct Cli {
     /// Configuration file (TOML); SEDGATE_* environment variables override its keys.
-    #[arg(long, short, global = true, env = "SEDGATE_CONFIG", default_value = "config/sedgate.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "SEDGATE_CONFIG",
+        default_value = "config/sedgate.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -136,7 +146,10 @@ impl CliError {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -221,13 +234,19 @@ async fn client_command(config: &Config, cmd: ClientCommand) -> Result<(), CliEr
                 institutions,
                 expires_at: expires_in_days.map(|d| Utc::now() + chrono::Duration::days(d)),
             };
-            store.add_api_client(&client, Utc::now()).await.map_err(CliError::failed)?;
+            store
+                .add_api_client(&client, Utc::now())
+                .await
+                .map_err(CliError::failed)?;
             eprintln!("client {name:?} created; the token is shown once:");
             println!("{token}");
             Ok(())
         }
         ClientCommand::Revoke { name } => {
-            store.revoke_api_client(&name, Utc::now()).await.map_err(CliError::failed)?;
+            store
+                .revoke_api_client(&name, Utc::now())
+                .await
+                .map_err(CliError::failed)?;
             println!("client {name:?} revoked");
             Ok(())
         }

@@ -2,8 +2,8 @@
 //! file owns its routes and DTOs and exposes `router()`.
 
 pub mod auth;
-pub mod openapi;
 pub mod error;
+pub mod openapi;
 
 use std::sync::Arc;
 

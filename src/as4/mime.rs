@@ -231,7 +231,8 @@ impl Default for MimeLimits {
             max_header_bytes: 16 * 1024,
             max_headers: 32,
             max_parts: 64,
-            max_root_part_bytes: 8 * 1024 * 1024,
+            // The same cap as `XmlLimits::default().max_bytes`.
+            max_root_part_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -16,13 +16,12 @@ pub mod mime;
 pub mod model;
 pub mod parse;
 pub mod pmode;
-mod xml_stopgap;
 
 #[cfg(test)]
 mod vector_tests;
 
-// The hardened XML reader; see xml_stopgap.rs for when this changes to `crate::xml`.
-use xml_stopgap as xml;
+// The hardened XML reader shared with the sed module.
+use crate::xml;
 
 pub use build::{build_error, build_receipt, build_user_message, BuiltEnvelope};
 pub use error::{As4Error, EbmsCode};

@@ -702,12 +702,15 @@ fn refuses_eessi_as4_net_negative_captures() {
         check_attachments(&msg.envelope, &ids),
         Err(As4Error::DuplicateContentId { .. })
     ));
-    // The payload sits in the SOAP Body (and the XML uses a character reference): refused.
-    assert!(parse_message(
+    // The payload sits in the SOAP Body (PartInfo href=""): AS4/EESSI refuses that.
+    let msg = parse_message(
         "application/soap+xml",
-        &fixture("eessi-as4-net/as4_soapattachment.as4")
+        &fixture("eessi-as4-net/as4_soapattachment.as4"),
     )
-    .is_err());
+    .unwrap();
+    let err = check_message(&msg, &ProfileRules::as4()).unwrap_err();
+    assert!(matches!(err, As4Error::BodyPayloadNotAllowed), "{err}");
+    assert_eq!(err.code(), EbmsCode::FeatureNotSupportedInconsistency);
 }
 
 #[test]

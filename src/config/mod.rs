@@ -613,7 +613,12 @@ impl DatabaseConfig {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
                 let userinfo = &self.url[scheme_end + 3..at];
                 let user = userinfo.split(':').next().unwrap_or("");
-                format!("{}{}@{}", &self.url[..scheme_end + 3], user, &self.url[at + 1..])
+                format!(
+                    "{}{}@{}",
+                    &self.url[..scheme_end + 3],
+                    user,
+                    &self.url[at + 1..]
+                )
             }
             _ => self.url.clone(),
         }

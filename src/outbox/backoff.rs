@@ -26,7 +26,13 @@ mod tests {
 
     fn delay(attempts: u32, jitter: f64) -> Duration {
         let now = Utc::now();
-        (next_attempt(attempts, now, Duration::from_secs(1), Duration::from_secs(600), jitter) - now)
+        (next_attempt(
+            attempts,
+            now,
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+            jitter,
+        ) - now)
             .to_std()
             .unwrap()
     }

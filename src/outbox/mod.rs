@@ -115,7 +115,10 @@ impl Dispatcher {
         };
         let outcome = match result {
             SendResult::Receipt(receipt) => {
-                self.metrics.outbox_attempts.get_or_create(&label("delivered")).inc();
+                self.metrics
+                    .outbox_attempts
+                    .get_or_create(&label("delivered"))
+                    .inc();
                 self.store.record_delivered(&id, &receipt, now).await?;
                 tracing::info!(message_id = %id, attempts, "delivered");
                 Outcome::Delivered
@@ -125,7 +128,10 @@ impl Dispatcher {
                 detail,
                 retryable: false,
             } => {
-                self.metrics.outbox_attempts.get_or_create(&label("refused")).inc();
+                self.metrics
+                    .outbox_attempts
+                    .get_or_create(&label("refused"))
+                    .inc();
                 tracing::warn!(message_id = %id, %code, %detail, "peer refused message");
                 self.store
                     .record_dead(&id, attempts, MessageState::Failed, &code, &detail, now)
@@ -133,7 +139,10 @@ impl Dispatcher {
                 Outcome::DeadLettered { code }
             }
             SendResult::Rejected(detail) => {
-                self.metrics.outbox_attempts.get_or_create(&label("rejected")).inc();
+                self.metrics
+                    .outbox_attempts
+                    .get_or_create(&label("rejected"))
+                    .inc();
                 tracing::warn!(message_id = %id, %detail, "peer rejected message");
                 let code = "EBMS:0004".to_owned();
                 self.store
@@ -146,13 +155,25 @@ impl Dispatcher {
                 detail,
                 retryable: true,
             } => {
-                self.metrics.outbox_attempts.get_or_create(&label("retry")).inc();
-                self.settle_retry(&id, attempts, retry_or_dead(format!("{code}: {detail}")), now)
-                    .await?
+                self.metrics
+                    .outbox_attempts
+                    .get_or_create(&label("retry"))
+                    .inc();
+                self.settle_retry(
+                    &id,
+                    attempts,
+                    retry_or_dead(format!("{code}: {detail}")),
+                    now,
+                )
+                .await?
             }
             SendResult::Transport(error) => {
-                self.metrics.outbox_attempts.get_or_create(&label("transport_error")).inc();
-                self.settle_retry(&id, attempts, retry_or_dead(error), now).await?
+                self.metrics
+                    .outbox_attempts
+                    .get_or_create(&label("transport_error"))
+                    .inc();
+                self.settle_retry(&id, attempts, retry_or_dead(error), now)
+                    .await?
             }
         };
         Ok(outcome)
@@ -168,7 +189,9 @@ impl Dispatcher {
         match decision {
             (Some(next), error) => {
                 tracing::info!(message_id = %id, attempts, %error, next = %next, "send failed, will retry");
-                self.store.record_retry(id, attempts, next, &error, now).await?;
+                self.store
+                    .record_retry(id, attempts, next, &error, now)
+                    .await?;
                 Ok(Outcome::Retried { attempts, next })
             }
             (None, error) => {
@@ -176,7 +199,14 @@ impl Dispatcher {
                 let detail = format!("no receipt after {attempts} attempts; last error: {error}");
                 tracing::warn!(message_id = %id, %detail, "retry budget spent, dead-lettered");
                 self.store
-                    .record_dead(id, attempts, MessageState::DeadLettered, &code, &detail, now)
+                    .record_dead(
+                        id,
+                        attempts,
+                        MessageState::DeadLettered,
+                        &code,
+                        &detail,
+                        now,
+                    )
                     .await?;
                 Ok(Outcome::DeadLettered { code })
             }
