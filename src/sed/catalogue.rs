@@ -302,7 +302,9 @@ fn read_buc_file(path: &Path, cdm: CdmVersion) -> Result<(BucRole, RoleFile), Ca
     let root = &doc.root;
     let ns = Some(BUC_NAMESPACE);
     if !root.is(ns, "case") {
-        return Err(not_buc("the root is not {http://ec.europa.eu/eessi/rina/buc}case"));
+        return Err(not_buc(
+            "the root is not {http://ec.europa.eu/eessi/rina/buc}case",
+        ));
     }
     let buc: BucType = root
         .attr("name")

@@ -141,7 +141,9 @@ pub enum HeaderError {
 pub fn extract_header(doc: &Document) -> Result<SedHeader, HeaderError> {
     let root = &doc.root;
     let ns = root.ns.as_deref();
-    let header = root.child(ns, "Header").ok_or(HeaderError::Missing("Header"))?;
+    let header = root
+        .child(ns, "Header")
+        .ok_or(HeaderError::Missing("Header"))?;
     let text_of = |el: Option<&Element>, path: &'static str| -> Result<String, HeaderError> {
         el.map(|e| e.text().trim().to_owned())
             .ok_or(HeaderError::Missing(path))

@@ -436,10 +436,7 @@ fn to_finding(doc: &Document, error: &StructuredError) -> Finding {
         .unwrap_or("schema validation failed")
         .trim()
         .to_owned();
-    let line = error
-        .line
-        .and_then(|l| u32::try_from(l).ok())
-        .unwrap_or(0);
+    let line = error.line.and_then(|l| u32::try_from(l).ok()).unwrap_or(0);
     let reported_column = error.col.and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
     let name = element_name_in_message(&message);
     let (path, column) = match locate(&doc.root, line, name) {

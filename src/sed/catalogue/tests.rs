@@ -25,8 +25,12 @@ fn loads_all_99_buc_types_for_both_versions() {
     assert_eq!(CATALOGUE.bucs(v("4.2")).len(), 99);
     assert!(CATALOGUE.bucs(v("4.3")).is_empty());
     // Exactly the 99 names of the EESSI BUC whitelist (BuC_Type_Per_Sektor.json).
-    assert!(CATALOGUE.buc(v("4.2"), &"UB_BUC_04".parse().unwrap()).is_some());
-    assert!(CATALOGUE.buc(v("4.2"), &"AD_BUC_01".parse().unwrap()).is_none());
+    assert!(CATALOGUE
+        .buc(v("4.2"), &"UB_BUC_04".parse().unwrap())
+        .is_some());
+    assert!(CATALOGUE
+        .buc(v("4.2"), &"AD_BUC_01".parse().unwrap())
+        .is_none());
 }
 
 #[test]
@@ -36,8 +40,10 @@ fn p_buc_01_starts_with_p2000_and_lists_who_may_send_what() {
     assert!(p1.multilateral);
     assert_eq!(
         names(p1.follow_ups(BucRole::CounterParty)),
-        ["H020", "H021", "H070", "H120", "H121", "P10000", "P5000", "P6000", "P8000", "P9000",
-            "X005", "X006", "X007", "X009", "X010"]
+        [
+            "H020", "H021", "H070", "H120", "H121", "P10000", "P5000", "P6000", "P8000", "P9000",
+            "X005", "X006", "X007", "X009", "X010"
+        ]
     );
     let owner = p1.may_send(BucRole::CaseOwner);
     for sed in ["P2000", "P3000", "P4000", "P7000", "P9000", "X009"] {
@@ -45,7 +51,11 @@ fn p_buc_01_starts_with_p2000_and_lists_who_may_send_what() {
     }
     // Only the case owner sends P3000, P4000, P7000 and the starter.
     for sed in ["P2000", "P3000", "P4000", "P7000"] {
-        assert!(!p1.may_send(BucRole::CounterParty).contains(&sed.parse().unwrap()), "{sed}");
+        assert!(
+            !p1.may_send(BucRole::CounterParty)
+                .contains(&sed.parse().unwrap()),
+            "{sed}"
+        );
     }
     assert!(p1.contains(&"P6000".parse().unwrap()));
     assert!(!p1.contains(&"A001".parse().unwrap()));
@@ -58,8 +68,14 @@ fn la_buc_04_is_a_bilateral_a009_notification() {
     assert_eq!(names(la4.sed_types()), ["A009", "X001", "X002", "X007"]);
     assert_eq!(names(la4.starters()), ["A009"]);
     assert!(!la4.multilateral);
-    assert_eq!(names(&la4.may_send(BucRole::CaseOwner)), ["A009", "X001", "X002", "X007"]);
-    assert_eq!(names(la4.follow_ups(BucRole::CounterParty)), ["X002", "X007"]);
+    assert_eq!(
+        names(&la4.may_send(BucRole::CaseOwner)),
+        ["A009", "X001", "X002", "X007"]
+    );
+    assert_eq!(
+        names(la4.follow_ups(BucRole::CounterParty)),
+        ["X002", "X007"]
+    );
 }
 
 #[test]
@@ -79,7 +95,12 @@ fn derivation_agrees_with_the_buc_header_comments() {
     let list = |text: &str, key: &str| -> Option<BTreeSet<String>> {
         let start = text.find(&format!("{key}=["))? + key.len() + 2;
         let end = start + text[start..].find(']')?;
-        Some(text[start..end].split_whitespace().map(str::to_owned).collect())
+        Some(
+            text[start..end]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        )
     };
     // In 4.1 the CP definitions of AW_BUC_01b and AW_BUC_02 lack the trigger that lets the
     // counterparty create DA003A, which their comments list (fixed in 4.2).
@@ -92,19 +113,34 @@ fn derivation_agrees_with_the_buc_header_comments() {
                 .join(cdm)
                 .join(format!("po_{}.xml", def.buc.as_str().to_lowercase()));
             let text = std::fs::read_to_string(&file).unwrap();
-            let Some(starters) = list(&text, "STARTERS") else { continue };
+            let Some(starters) = list(&text, "STARTERS") else {
+                continue;
+            };
             let all_known = |set: BTreeSet<String>| -> BTreeSet<String> {
-                set.into_iter().filter(|s| s.parse::<SedType>().is_ok()).collect()
+                set.into_iter()
+                    .filter(|s| s.parse::<SedType>().is_ok())
+                    .collect()
             };
             let derived = |s: &BTreeSet<SedType>| -> BTreeSet<String> {
                 s.iter().map(|x| x.to_string()).collect()
             };
-            assert_eq!(all_known(starters), derived(def.starters()), "{cdm} {}", def.buc);
+            assert_eq!(
+                all_known(starters),
+                derived(def.starters()),
+                "{cdm} {}",
+                def.buc
+            );
             let po = all_known(list(&text, "POCREATED").unwrap());
-            assert!(po.is_subset(&derived(&def.may_send(BucRole::CaseOwner))), "{cdm} {} PO", def.buc);
+            assert!(
+                po.is_subset(&derived(&def.may_send(BucRole::CaseOwner))),
+                "{cdm} {} PO",
+                def.buc
+            );
             let cp = list(&text, "CPCREATED").unwrap();
             let cp_ok = cp.iter().all(|s| {
-                def.follow_ups(BucRole::CounterParty).iter().any(|x| x.as_str() == s)
+                def.follow_ups(BucRole::CounterParty)
+                    .iter()
+                    .any(|x| x.as_str() == s)
                     || def.other_document_types().contains(s)
             });
             let gap = known_gaps.contains(&(cdm, def.buc.as_str()));
@@ -119,13 +155,19 @@ fn derivation_agrees_with_the_buc_header_comments() {
 fn titles_in_english_french_and_german() {
     let t = |lang, key| CATALOGUE.title(lang, key);
     assert_eq!(t("en", "P_BUC_01"), Some("Old age pension claim"));
-    assert_eq!(t("fr", "P_BUC_01"), Some("Demande de pension de vieillesse"));
+    assert_eq!(
+        t("fr", "P_BUC_01"),
+        Some("Demande de pension de vieillesse")
+    );
     assert_eq!(t("de", "P_BUC_01"), Some("Antrag auf Altersrente"));
     assert_eq!(t("en", "P2000"), Some("Claim for old-age pension"));
     assert_eq!(t("fr", "P2000"), Some("Demande de pension de vieillesse"));
     assert_eq!(t("de", "P2000"), Some("Antrag auf Altersrente"));
     assert_eq!(t("en", "A001"), Some("Request for exception (Art. 16)"));
-    assert_eq!(CATALOGUE.languages().collect::<Vec<_>>(), ["de", "en", "fr"]);
+    assert_eq!(
+        CATALOGUE.languages().collect::<Vec<_>>(),
+        ["de", "en", "fr"]
+    );
     // Missing is missing: no fallback to English.
     assert_eq!(t("nl", "P_BUC_01"), None);
     assert_eq!(t("en", "P3000"), None);
@@ -139,9 +181,16 @@ fn titles_in_english_french_and_german() {
 #[test]
 fn a_missing_title_stays_missing_in_a_new_language() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("titles.nl.toml"), "[buc]\nP_BUC_01 = \"Aanvraag ouderdomspensioen\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("titles.nl.toml"),
+        "[buc]\nP_BUC_01 = \"Aanvraag ouderdomspensioen\"\n",
+    )
+    .unwrap();
     let cat = Catalogue::load_from(&seed().join("bucs"), dir.path()).unwrap();
-    assert_eq!(cat.title("nl", "P_BUC_01"), Some("Aanvraag ouderdomspensioen"));
+    assert_eq!(
+        cat.title("nl", "P_BUC_01"),
+        Some("Aanvraag ouderdomspensioen")
+    );
     assert_eq!(cat.title("nl", "P2000"), None);
     assert_eq!(cat.title("en", "P_BUC_01"), None);
 }
@@ -149,9 +198,16 @@ fn a_missing_title_stays_missing_in_a_new_language() {
 #[test]
 fn refuses_bad_title_files_and_bad_buc_folders() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("titles.en.toml"), "[buc]\nP_BUC_99 = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("titles.en.toml"),
+        "[buc]\nP_BUC_99 = \"x\"\n",
+    )
+    .unwrap();
     let err = Catalogue::load_from(&seed().join("bucs"), dir.path()).unwrap_err();
-    assert!(matches!(err, CatalogueError::UnknownTitleKey { ref key, .. } if key == "P_BUC_99"), "{err}");
+    assert!(
+        matches!(err, CatalogueError::UnknownTitleKey { ref key, .. } if key == "P_BUC_99"),
+        "{err}"
+    );
 
     std::fs::write(dir.path().join("titles.en.toml"), "[bucs]\n").unwrap();
     let err = Catalogue::load_from(&seed().join("bucs"), dir.path()).unwrap_err();
@@ -165,7 +221,10 @@ fn refuses_bad_title_files_and_bad_buc_folders() {
     )
     .unwrap();
     let err = Catalogue::load_from(bucs.path(), dir.path()).unwrap_err();
-    assert!(matches!(err, CatalogueError::MissingRole { role: "CP", .. }), "{err}");
+    assert!(
+        matches!(err, CatalogueError::MissingRole { role: "CP", .. }),
+        "{err}"
+    );
 
     std::fs::create_dir(bucs.path().join("4.1")).unwrap();
     std::fs::copy(
@@ -175,7 +234,10 @@ fn refuses_bad_title_files_and_bad_buc_folders() {
     .unwrap();
     let err = Catalogue::load_from(bucs.path(), dir.path()).unwrap_err();
     assert!(
-        matches!(err, CatalogueError::VersionMismatch { .. } | CatalogueError::MissingRole { .. }),
+        matches!(
+            err,
+            CatalogueError::VersionMismatch { .. } | CatalogueError::MissingRole { .. }
+        ),
         "{err}"
     );
 

@@ -17,7 +17,14 @@ fn sed(s: &str) -> SedType {
 }
 
 fn fixture(cdm: &str, sed: &str, name: &str) -> Vec<u8> {
-    std::fs::read(root().join("tests/fixtures/sed").join(cdm).join(sed).join(name)).unwrap()
+    std::fs::read(
+        root()
+            .join("tests/fixtures/sed")
+            .join(cdm)
+            .join(sed)
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn validate(c: &str, s: &str, bytes: &[u8]) -> Result<Vec<Finding>, XsdError> {
@@ -52,9 +59,10 @@ fn line_of(bytes: &[u8], needle: &str) -> u32 {
 fn knows_every_schema_in_both_cdm_versions() {
     let pairs: Vec<_> = POOL.schemas().collect();
     assert_eq!(pairs.len(), 36, "18 SED types x 2 CDM versions");
-    for s in ["DA010", "F001", "H001", "A001", "A003", "A008", "A009", "M030", "P2000", "P2100",
-        "P5000", "P8000", "R005", "S040", "U001", "X001", "X005", "X009"]
-    {
+    for s in [
+        "DA010", "F001", "H001", "A001", "A003", "A008", "A009", "M030", "P2000", "P2100", "P5000",
+        "P8000", "R005", "S040", "U001", "X001", "X005", "X009",
+    ] {
         assert!(POOL.known(cdm("4.1"), &sed(s)), "4.1 {s}");
         assert!(POOL.known(cdm("4.2"), &sed(s)), "4.2 {s}");
     }
@@ -65,7 +73,10 @@ fn knows_every_schema_in_both_cdm_versions() {
 #[test]
 fn accepts_every_valid_example() {
     let mut count = 0;
-    for (c, s, name) in all_fixtures().into_iter().filter(|f| f.2.starts_with("valid")) {
+    for (c, s, name) in all_fixtures()
+        .into_iter()
+        .filter(|f| f.2.starts_with("valid"))
+    {
         let findings = validate(&c, &s, &fixture(&c, &s, &name)).unwrap();
         assert!(findings.is_empty(), "{c}/{s}/{name}: {findings:#?}");
         count += 1;
@@ -76,22 +87,33 @@ fn accepts_every_valid_example() {
 #[test]
 fn refuses_every_invalid_example_with_located_findings() {
     let mut count = 0;
-    for (c, s, name) in all_fixtures().into_iter().filter(|f| f.2.starts_with("invalid")) {
+    for (c, s, name) in all_fixtures()
+        .into_iter()
+        .filter(|f| f.2.starts_with("invalid"))
+    {
         let bytes = fixture(&c, &s, &name);
         let findings = validate(&c, &s, &bytes).unwrap();
         assert!(!findings.is_empty(), "{c}/{s}/{name} passed");
         let first = &findings[0];
         let root_tag = format!("<{s} ");
         let (needle, path) = match name.as_str() {
-            "invalid-bad-institution-id.xml" => ("NO-NAVAT07", format!("/{s}/Header/Sender/InstitutionID")),
+            "invalid-bad-institution-id.xml" => {
+                ("NO-NAVAT07", format!("/{s}/Header/Sender/InstitutionID"))
+            }
             "invalid-bad-date.xml" => ("1958-02-30", format!("/{s}/Person/DateOfBirth")),
             "invalid-bad-enumeration.xml" => ("<Sex>X</Sex>", format!("/{s}/Person/Sex")),
             "invalid-wrong-namespace.xml" => (root_tag.as_str(), format!("/{s}")),
-            "invalid-missing-element.xml" if c == "4.2" => ("<PlaceOfBirth>", format!("/{s}/Person/PlaceOfBirth")),
+            "invalid-missing-element.xml" if c == "4.2" => {
+                ("<PlaceOfBirth>", format!("/{s}/Person/PlaceOfBirth"))
+            }
             "invalid-missing-element.xml" => ("<Nationality>", format!("/{s}/Person/Nationality")),
             other => panic!("unexpected fixture {other}"),
         };
-        assert_eq!(first.line, line_of(&bytes, needle), "{c}/{s}/{name}: {first:?}");
+        assert_eq!(
+            first.line,
+            line_of(&bytes, needle),
+            "{c}/{s}/{name}: {first:?}"
+        );
         assert_eq!(first.path, path, "{c}/{s}/{name}: {first:?}");
         count += 1;
     }
@@ -104,21 +126,40 @@ fn reports_libxml2_messages_with_line_and_path() {
     let findings = validate("4.2", "P2000", &bytes).unwrap();
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].line, 6);
-    assert_eq!(findings[0].column, 7, "column of the start tag, libxml2 gives none");
+    assert_eq!(
+        findings[0].column, 7,
+        "column of the start tag, libxml2 gives none"
+    );
     assert_eq!(findings[0].path, "/P2000/Header/Sender/InstitutionID");
-    assert!(findings[0].message.contains("'NO-NAVAT07'"), "{}", findings[0].message);
-    assert!(findings[0].message.contains("pattern"), "{}", findings[0].message);
+    assert!(
+        findings[0].message.contains("'NO-NAVAT07'"),
+        "{}",
+        findings[0].message
+    );
+    assert!(
+        findings[0].message.contains("pattern"),
+        "{}",
+        findings[0].message
+    );
 
     let bytes = fixture("4.2", "P2000", "invalid-bad-enumeration.xml");
     let findings = validate("4.2", "P2000", &bytes).unwrap();
     assert_eq!(findings[0].line, 18);
     assert_eq!(findings[0].path, "/P2000/Person/Sex");
-    assert!(findings[0].message.contains("enumeration"), "{}", findings[0].message);
+    assert!(
+        findings[0].message.contains("enumeration"),
+        "{}",
+        findings[0].message
+    );
 
     let bytes = fixture("4.1", "A009", "invalid-missing-element.xml");
     let findings = validate("4.1", "A009", &bytes).unwrap();
     assert_eq!(findings[0].path, "/A009/Person/Nationality");
-    assert!(findings[0].message.contains("DateOfBirth"), "{}", findings[0].message);
+    assert!(
+        findings[0].message.contains("DateOfBirth"),
+        "{}",
+        findings[0].message
+    );
 }
 
 #[test]
@@ -127,8 +168,12 @@ fn refuses_wrong_namespace_and_wrong_root_as_findings() {
     let findings = validate("4.2", "P2000", &bytes).unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!((findings[0].line, findings[0].path.as_str()), (2, "/P2000"));
-    assert!(findings[0].message.contains("http://ec.europa.eu/eessi/ns/4_1/P2000"));
-    assert!(findings[0].message.contains("http://ec.europa.eu/eessi/ns/4_2/P2000"));
+    assert!(findings[0]
+        .message
+        .contains("http://ec.europa.eu/eessi/ns/4_1/P2000"));
+    assert!(findings[0]
+        .message
+        .contains("http://ec.europa.eu/eessi/ns/4_2/P2000"));
 
     // A valid P2000 submitted as P2100: wrong root element and wrong namespace.
     let bytes = fixture("4.2", "P2000", "valid.xml");
@@ -156,17 +201,26 @@ fn refuses_hostile_xml_before_libxml2() {
     let xxe = br#"<?xml version="1.0"?>
 <!DOCTYPE P2000 [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <P2000 xmlns="http://ec.europa.eu/eessi/ns/4_2/P2000">&xxe;</P2000>"#;
-    assert!(matches!(validate("4.2", "P2000", xxe), Err(XsdError::Xml(XmlError::Doctype))));
+    assert!(matches!(
+        validate("4.2", "P2000", xxe),
+        Err(XsdError::Xml(XmlError::Doctype))
+    ));
 
     let laughs = br#"<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <P2000 xmlns="http://ec.europa.eu/eessi/ns/4_2/P2000">&lol3;</P2000>"#;
-    assert!(matches!(validate("4.2", "P2000", laughs), Err(XsdError::Xml(XmlError::Doctype))));
+    assert!(matches!(
+        validate("4.2", "P2000", laughs),
+        Err(XsdError::Xml(XmlError::Doctype))
+    ));
 
     // An entity reference without a DOCTYPE is refused too.
     let undeclared = br#"<P2000 xmlns="http://ec.europa.eu/eessi/ns/4_2/P2000">&lol;</P2000>"#;
-    assert!(matches!(validate("4.2", "P2000", undeclared), Err(XsdError::Xml(_))));
+    assert!(matches!(
+        validate("4.2", "P2000", undeclared),
+        Err(XsdError::Xml(_))
+    ));
 
     let mut deep = String::from(r#"<P2000 xmlns="http://ec.europa.eu/eessi/ns/4_2/P2000">"#);
     deep.push_str(&"<a>".repeat(10_000));
@@ -177,8 +231,14 @@ fn refuses_hostile_xml_before_libxml2() {
         Err(XsdError::Xml(XmlError::TooDeep { .. }))
     ));
 
-    assert!(matches!(validate("4.2", "P2000", b"\xff\xfe<P2000/>"), Err(XsdError::Xml(_))));
-    assert!(matches!(validate("4.2", "P2000", b"<P2000>"), Err(XsdError::Xml(_))));
+    assert!(matches!(
+        validate("4.2", "P2000", b"\xff\xfe<P2000/>"),
+        Err(XsdError::Xml(_))
+    ));
+    assert!(matches!(
+        validate("4.2", "P2000", b"<P2000>"),
+        Err(XsdError::Xml(_))
+    ));
 }
 
 #[test]
@@ -212,22 +272,34 @@ fn refuses_to_start_on_a_broken_schema_naming_the_file() {
     assert!(err.to_string().contains("NoSuchType"), "{err}");
 
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(XsdPool::start(empty.path(), 1), Err(XsdError::NoSchemas(_))));
+    assert!(matches!(
+        XsdPool::start(empty.path(), 1),
+        Err(XsdError::NoSchemas(_))
+    ));
     assert!(matches!(
         XsdPool::start(&empty.path().join("missing"), 1),
         Err(XsdError::SchemaDir { .. })
     ));
-    assert!(matches!(XsdPool::start(&root().join("schemas"), 0), Err(XsdError::NoThreads)));
+    assert!(matches!(
+        XsdPool::start(&root().join("schemas"), 0),
+        Err(XsdError::NoThreads)
+    ));
 }
 
 #[test]
 fn starts_quickly_and_benches() {
     let pool = XsdPool::start(&root().join("schemas"), 2).unwrap();
     // Eager compilation of 36 schemas on 2 threads; generous bound for debug builds.
-    assert!(pool.startup_time() < Duration::from_secs(5), "{:?}", pool.startup_time());
+    assert!(
+        pool.startup_time() < Duration::from_secs(5),
+        "{:?}",
+        pool.startup_time()
+    );
     let xml: Arc<[u8]> = Arc::from(fixture("4.2", "P2000", "valid-10k.xml"));
     let rate = bench_validations(&pool, cdm("4.2"), &sed("P2000"), xml, 0.2).unwrap();
-    eprintln!("startup {:?}, {rate:.0} validations/s of the 10 KB P2000", pool.startup_time());
+    eprintln!(
+        "startup {:?}, {rate:.0} validations/s of the 10 KB P2000",
+        pool.startup_time()
+    );
     assert!(rate > 10.0, "{rate}");
 }
-
