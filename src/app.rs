@@ -1,1 +1,155 @@
-//! Application start-up: builds the store, IR index, validators and listeners.
+//! Application start-up: opens the store, loads the IR, binds the listeners and runs
+//! the servers and background workers until shutdown. Shared by `main` and tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::ir::index::IrIndex;
+use crate::ops;
+use crate::ops::metrics::{HttpMetricsLayer, Metrics};
+use crate::store::{Store, StoreConfig, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub fn store_config(config: &Config) -> StoreConfig {
+    StoreConfig {
+        engine: config.database.engine,
+        url: config.database.url.clone(),
+        max_connections: config.database.max_connections,
+        inline_payload_bytes: config.database.inline_payload_bytes,
+        blob_dir: config.data_dir.join("blobs"),
+    }
+}
+
+/// Opens the store and applies migrations (creating the data directory first).
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    Ok(Store::open(&store_config(config)).await?)
+}
+
+/// A built, bound, not yet running gateway.
+pub struct Application {
+    state: AppState,
+    api_listener: TcpListener,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        let store = open_store(&config).await?;
+        let metrics = Arc::new(Metrics::new());
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            ir: Arc::new(ArcSwap::from_pointee(IrIndex::build(Default::default()))),
+            metrics,
+        };
+        state.reload_ir().await?;
+        let addr = state.config.api.listen;
+        let api_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Application {
+            state,
+            api_listener,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_listener
+            .local_addr()
+            .unwrap_or(self.state.config.api.listen)
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let router = api_router(self.state.clone());
+        tracing::info!(api = %self.api_addr(), country = %self.state.config.country, "sedgate serving");
+        axum::serve(self.api_listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| StartError::Other(format!("API server: {e}")))?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// The back-office and ops router with request ids, tracing and metrics.
+pub fn api_router(state: AppState) -> Router {
+    let metrics_layer = HttpMetricsLayer {
+        metrics: state.metrics.clone(),
+        listener: "api",
+    };
+    Router::new()
+        .nest("/api/v1", api::router())
+        .merge(ops::health::router())
+        .merge(api::openapi::router())
+        .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %request_id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested, draining");
+}

@@ -1,5 +1,279 @@
-//! Command-line interface: parses arguments and prints what library calls return.
+//! Command-line interface: parses arguments, calls the library, prints what it returns.
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::auth::{generate_token, hash_token};
+use crate::app::{self, Application};
+use crate::config::Config;
+use crate::domain::{InstitutionId, MessageId};
+use crate::ops::telemetry;
+use crate::store::{NewApiClient, Redrive, Store};
+
+#[derive(Parser, Debug)]
+#[command(name = "sedgate", version, about = "EESSI-style access point for cross-border social-security messaging")]
+pub struct Cli {
+    /// Configuration file (TOML); SEDGATE_* environment variables override its keys.
+    #[arg(long, short, global = true, env = "SEDGATE_CONFIG", default_value = "config/sedgate.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway: back-office API, AS4 listener, outbox.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Institution repository.
+    #[command(subcommand)]
+    Ir(IrCommand),
+    /// Back-office API clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IrCommand {
+    /// Import institutions or access points (Organisations.csv, IR JSON extracts, sedgate formats).
+    Import(IrImportArgs),
+    /// Search the institution repository.
+    Search(IrSearchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IrImportArgs {
+    pub file: PathBuf,
+    /// Import the good rows even when some are bad.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IrSearchArgs {
+    #[arg(long)]
+    pub country: Option<String>,
+    #[arg(long)]
+    pub buc: Option<String>,
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Id or name prefix.
+    #[arg(short, long)]
+    pub q: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create a client and print its token (shown once; only a hash is stored).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Institution the client may act for; repeat for several.
+        #[arg(long = "institution", required = true)]
+        institutions: Vec<String>,
+        /// Days until the token expires.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Revoke a client's token.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// List dead letters.
+    List,
+    /// Put dead letters back in the outbox.
+    Redrive {
+        /// Message id to re-drive.
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain and report the first broken link.
+    Verify,
+}
+
+/// Failure of a command: exit code and message.
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn failed(message: impl ToString) -> Self {
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, CliError> {
+    Config::load(&cli.config).map_err(|e| CliError::usage(e.to_string()))
+}
+
+async fn open(config: &Config) -> Result<Store, CliError> {
+    app::open_store(config).await.map_err(CliError::failed)
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let config = load_config(&cli)?;
+    telemetry::init(config.log.format, &config.log.level);
+    match cli.command {
+        Command::Serve => {
+            let application = Application::build(config).await.map_err(CliError::failed)?;
+            application
+                .run_until(app::shutdown_signal())
+                .await
+                .map_err(CliError::failed)
+        }
+        Command::Migrate => {
+            open(&config).await?;
+            println!("migrations applied ({})", config.database.url_for_display());
+            Ok(())
+        }
+        Command::Ir(cmd) => ir_command(&config, cmd).await,
+        Command::Client(cmd) => client_command(&config, cmd).await,
+        Command::Dlq(cmd) => dlq_command(&config, cmd).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open(&config).await?;
+            let report = store.audit_verify().await.map_err(CliError::failed)?;
+            match report.first_broken {
+                None => {
+                    println!("audit chain intact: {} entries", report.entries);
+                    Ok(())
+                }
+                Some(seq) => Err(CliError::failed(format!(
+                    "audit chain broken at entry {seq} (of {})",
+                    report.entries
+                ))),
+            }
+        }
+    }
+}
+
+async fn ir_command(_config: &Config, _cmd: IrCommand) -> Result<(), CliError> {
+    Err(CliError::failed("not yet available"))
+}
+
+async fn client_command(config: &Config, cmd: ClientCommand) -> Result<(), CliError> {
+    let store = open(config).await?;
+    match cmd {
+        ClientCommand::Add {
+            name,
+            institutions,
+            expires_in_days,
+        } => {
+            let institutions = institutions
+                .iter()
+                .map(|s| s.parse::<InstitutionId>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            let token = generate_token();
+            let client = NewApiClient {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: name.clone(),
+                token_hash: hash_token(&token),
+                institutions,
+                expires_at: expires_in_days.map(|d| Utc::now() + chrono::Duration::days(d)),
+            };
+            store.add_api_client(&client, Utc::now()).await.map_err(CliError::failed)?;
+            eprintln!("client {name:?} created; the token is shown once:");
+            println!("{token}");
+            Ok(())
+        }
+        ClientCommand::Revoke { name } => {
+            store.revoke_api_client(&name, Utc::now()).await.map_err(CliError::failed)?;
+            println!("client {name:?} revoked");
+            Ok(())
+        }
+    }
+}
+
+async fn dlq_command(config: &Config, cmd: DlqCommand) -> Result<(), CliError> {
+    let store = open(config).await?;
+    match cmd {
+        DlqCommand::List => {
+            let dead = store.dead_letters().await.map_err(CliError::failed)?;
+            if dead.is_empty() {
+                println!("no dead letters");
+            }
+            for d in dead {
+                println!(
+                    "{}\t{}\t{}\tattempts={}\t{}",
+                    d.id,
+                    d.state.as_str(),
+                    d.error_code.as_deref().unwrap_or("-"),
+                    d.attempts,
+                    d.error_detail.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        DlqCommand::Redrive { id, all } => {
+            let which = match (id, all) {
+                (Some(id), false) => Redrive::One(
+                    id.parse::<MessageId>()
+                        .map_err(|e| CliError::usage(e.to_string()))?,
+                ),
+                (None, true) => Redrive::All,
+                _ => return Err(CliError::usage("give a message id or --all")),
+            };
+            let ids = store
+                .redrive(&which, "cli", Utc::now())
+                .await
+                .map_err(CliError::failed)?;
+            if ids.is_empty() {
+                return Err(CliError::failed("no matching dead letter"));
+            }
+            for id in &ids {
+                println!("re-driven {id}");
+            }
+            Ok(())
+        }
+    }
 }

@@ -258,7 +258,8 @@ impl FromStr for MessageId {
     fn from_str(s: &str) -> Result<Self, IdError> {
         let ok = s.len() <= 255
             && matches!(s.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'))
-            && s.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"'));
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -276,8 +277,7 @@ impl FromStr for CaseId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         let ok = (1..=64).contains(&s.len())
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
         if ok {
             Ok(Self(s.to_owned()))
@@ -309,7 +309,9 @@ impl FromStr for BucRole {
         match s {
             "CaseOwner" | "PO" => Ok(Self::CaseOwner),
             "CounterParty" | "CP" => Ok(Self::CounterParty),
-            other => Err(format!("unknown BUC role {other:?} (CaseOwner or CounterParty)")),
+            other => Err(format!(
+                "unknown BUC role {other:?} (CaseOwner or CounterParty)"
+            )),
         }
     }
 }
@@ -320,11 +322,24 @@ mod tests {
 
     #[test]
     fn accepts_real_institution_ids() {
-        for id in ["AT:9900", "NO:NAVAT07", "UK:UK001", "NO:noinst002", "EL:1234"] {
+        for id in [
+            "AT:9900",
+            "NO:NAVAT07",
+            "UK:UK001",
+            "NO:noinst002",
+            "EL:1234",
+        ] {
             let parsed: InstitutionId = id.parse().expect(id);
             assert_eq!(parsed.as_str(), id);
         }
-        assert_eq!("NO:NAVAT07".parse::<InstitutionId>().unwrap().country().as_str(), "NO");
+        assert_eq!(
+            "NO:NAVAT07"
+                .parse::<InstitutionId>()
+                .unwrap()
+                .country()
+                .as_str(),
+            "NO"
+        );
     }
 
     #[test]
@@ -341,7 +356,10 @@ mod tests {
         assert!("P2000".parse::<SedType>().is_ok());
         assert!("DA010".parse::<SedType>().is_ok());
         assert!("P20".parse::<SedType>().is_err());
-        assert_eq!("4.2".parse::<CdmVersion>().unwrap().namespace_segment(), "4_2");
+        assert_eq!(
+            "4.2".parse::<CdmVersion>().unwrap().namespace_segment(),
+            "4_2"
+        );
         assert!("4.5".parse::<CdmVersion>().is_err());
         assert!("a@b".parse::<MessageId>().is_ok());
         assert!("ab".parse::<MessageId>().is_err());

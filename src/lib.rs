@@ -15,3 +15,4 @@ pub mod outbox;
 pub mod sed;
 pub mod store;
 pub mod transport;
+pub mod xml;

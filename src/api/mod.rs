@@ -1,1 +1,49 @@
-//! Back-office REST API: messages, inbox, institutions, cases, catalogue.
+//! Back-office REST API: messages, inbox, institutions, cases, catalogue. Each feature
+//! file owns its routes and DTOs and exposes `router()`.
+
+pub mod auth;
+pub mod openapi;
+pub mod error;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+
+use crate::config::Config;
+use crate::ir::index::IrIndex;
+use crate::ops::metrics::Metrics;
+use crate::store::Store;
+
+/// Shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Swapped whole after each import, so a reader never sees half an index.
+    pub ir: Arc<ArcSwap<IrIndex>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn ir(&self) -> arc_swap::Guard<Arc<IrIndex>> {
+        self.ir.load()
+    }
+
+    /// Reloads the in-memory IR index from the store.
+    pub async fn reload_ir(&self) -> Result<usize, crate::store::StoreError> {
+        let snapshot = self.store.load_ir().await?;
+        let index = IrIndex::build(snapshot);
+        let size = index.len();
+        self.ir.store(Arc::new(index));
+        self.metrics
+            .ir_institutions
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        Ok(size)
+    }
+}
+
+/// All back-office routes under /api/v1.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

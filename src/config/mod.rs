@@ -1,1 +1,621 @@
-//! Typed configuration from a TOML file and SEDGATE_* environment variables.
+//! Typed configuration: a TOML file plus `SEDGATE_*` environment overrides
+//! (`SEDGATE_API__LISTEN=127.0.0.1:9000` overrides `[api] listen`).
+//!
+//! Reading goes `RawConfig` (serde, unknown keys refused) → `validate()` → `Config`.
+//! Every error names the key and where its value came from; the CLI exits with 2.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::domain::CountryCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("key `{key}` in {source_name}: {message}")]
+    Value {
+        key: String,
+        source_name: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    gateway: RawGateway,
+    database: RawDatabase,
+    api: RawApi,
+    as4: RawAs4,
+    tls: RawTls,
+    #[serde(default)]
+    outbox: RawOutbox,
+    #[serde(default)]
+    sed: RawSed,
+    #[serde(default)]
+    ir: RawIr,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    country: String,
+    /// Domain part of generated MessageIds.
+    party_domain: String,
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    #[serde(default = "default_max_connections")]
+    max_connections: u32,
+    /// Payloads up to this size live in the database; larger ones in the blob directory.
+    #[serde(default = "default_inline_payload_bytes")]
+    inline_payload_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: String,
+    #[serde(default = "default_max_sed_bytes")]
+    max_sed_bytes: u64,
+    #[serde(default = "default_max_attachment_bytes")]
+    max_attachment_bytes: u64,
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAs4 {
+    listen: String,
+    #[serde(default = "default_max_message_bytes")]
+    max_message_bytes: u64,
+    #[serde(default = "default_max_connections_as4")]
+    max_connections: usize,
+    /// P-Mode id sent as AgreementRef/@pmode.
+    #[serde(default)]
+    pmode: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+    trust_anchors: PathBuf,
+    #[serde(default)]
+    crls: Vec<PathBuf>,
+    #[serde(default = "default_handshake_timeout", with = "humantime_serde")]
+    handshake_timeout: Duration,
+    /// Generate a development PKI into the data directory when the files are missing.
+    #[serde(default)]
+    generate_dev_pki: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    #[serde(default = "default_workers")]
+    workers: usize,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_base_backoff", with = "humantime_serde")]
+    base_backoff: Duration,
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    max_backoff: Duration,
+    #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    poll_interval: Duration,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    send_timeout: Duration,
+}
+
+impl Default for RawOutbox {
+    fn default() -> Self {
+        Self {
+            workers: default_workers(),
+            max_attempts: default_max_attempts(),
+            base_backoff: default_base_backoff(),
+            max_backoff: default_max_backoff(),
+            poll_interval: default_poll_interval(),
+            send_timeout: default_send_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSed {
+    #[serde(default = "default_schema_dir")]
+    schema_dir: PathBuf,
+    #[serde(default = "default_catalogue_dir")]
+    catalogue_dir: PathBuf,
+    #[serde(default = "default_validator_threads")]
+    validator_threads: usize,
+}
+
+impl Default for RawSed {
+    fn default() -> Self {
+        Self {
+            schema_dir: default_schema_dir(),
+            catalogue_dir: default_catalogue_dir(),
+            validator_threads: default_validator_threads(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIr {
+    /// Files imported at start when the IR is empty (CSV/JSON formats of `ir import`).
+    #[serde(default)]
+    seed: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    #[serde(default = "default_log_format")]
+    format: String,
+    #[serde(default = "default_log_level")]
+    level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+fn default_inline_payload_bytes() -> u64 {
+    256 * 1024
+}
+fn default_max_sed_bytes() -> u64 {
+    5 * 1024 * 1024
+}
+fn default_max_attachment_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_max_message_bytes() -> u64 {
+    2 * 1024 * 1024 * 1024
+}
+fn default_max_connections_as4() -> usize {
+    256
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_handshake_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_workers() -> usize {
+    4
+}
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_base_backoff() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_send_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_schema_dir() -> PathBuf {
+    PathBuf::from("schemas")
+}
+fn default_catalogue_dir() -> PathBuf {
+    PathBuf::from("seed/bucs")
+}
+fn default_validator_threads() -> usize {
+    2
+}
+fn default_log_format() -> String {
+    "human".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: String,
+    pub country: CountryCode,
+    pub party_domain: String,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub api: ApiConfig,
+    pub as4: As4Config,
+    pub tls: TlsConfig,
+    pub outbox: OutboxConfig,
+    pub sed: SedConfig,
+    pub ir_seed: Vec<PathBuf>,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub engine: Engine,
+    pub url: String,
+    pub max_connections: u32,
+    pub inline_payload_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub max_sed_bytes: u64,
+    pub max_attachment_bytes: u64,
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct As4Config {
+    pub listen: SocketAddr,
+    pub max_message_bytes: u64,
+    pub max_connections: usize,
+    pub pmode: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub trust_anchors: PathBuf,
+    pub crls: Vec<PathBuf>,
+    pub handshake_timeout: Duration,
+    pub generate_dev_pki: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub workers: usize,
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub poll_interval: Duration,
+    pub send_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SedConfig {
+    pub schema_dir: PathBuf,
+    pub catalogue_dir: PathBuf,
+    pub validator_threads: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Config {
+    /// Reads `path` and the `SEDGATE_*` environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Missing(path.to_owned()));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("SEDGATE_").ignore(&["config"]).split("__"));
+        Self::from_figment(&figment, path)
+    }
+
+    /// Reads configuration from TOML text (tests, generated demo configs).
+    pub fn from_toml_str(toml: &str, name: &str) -> Result<Config, ConfigError> {
+        let figment = Figment::new().merge(Toml::string(toml));
+        Self::from_figment(&figment, Path::new(name))
+    }
+
+    fn from_figment(figment: &Figment, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let raw: RawConfig = figment.extract().map_err(|e| describe(figment, e, &file))?;
+        raw.validate(&file)
+    }
+}
+
+/// Turns a figment error into one line naming the key and the source of its value.
+fn describe(figment: &Figment, error: figment::Error, file: &str) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "(top level)".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let source_name = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(figment::Source::File(p)) => p.display().to_string(),
+                    Some(other) => format!("{} ({other})", m.name),
+                    None => m.name.to_string(),
+                })
+                .or_else(|| {
+                    figment
+                        .find_metadata(&e.path.join("."))
+                        .map(|m| m.name.to_string())
+                })
+                .unwrap_or_else(|| file.to_owned());
+            let message = match &e.kind {
+                figment::error::Kind::MissingField(field) => {
+                    let full = if e.path.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{}.{field}", e.path.join("."))
+                    };
+                    return format!("key `{full}` in {file}: missing");
+                }
+                figment::error::Kind::UnknownField(field, _) => {
+                    let full = if e.path.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{}.{field}", e.path.join("."))
+                    };
+                    return format!("key `{full}` in {source_name}: unknown key");
+                }
+                kind => kind.to_string(),
+            };
+            format!("key `{key}` in {source_name}: {message}")
+        })
+        .collect();
+    ConfigError::Invalid(messages.join("; "))
+}
+
+fn value_error(key: &str, file: &str, message: impl ToString) -> ConfigError {
+    ConfigError::Value {
+        key: key.to_owned(),
+        source_name: file.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+fn socket(key: &str, file: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        value_error(
+            key,
+            file,
+            format!("{value:?} is not an address such as 127.0.0.1:8080"),
+        )
+    })
+}
+
+impl RawConfig {
+    fn validate(self, file: &str) -> Result<Config, ConfigError> {
+        let country: CountryCode = self
+            .gateway
+            .country
+            .parse()
+            .map_err(|e| value_error("gateway.country", file, e))?;
+        if self.gateway.party_domain.is_empty() || self.gateway.party_domain.contains(['@', ' ']) {
+            return Err(value_error(
+                "gateway.party_domain",
+                file,
+                "must be a domain name such as at.example.org",
+            ));
+        }
+        let engine = if self.database.url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://")
+        {
+            Engine::Postgres
+        } else {
+            return Err(value_error(
+                "database.url",
+                file,
+                "must start with sqlite: or postgres://",
+            ));
+        };
+        if self.database.max_connections == 0 {
+            return Err(value_error(
+                "database.max_connections",
+                file,
+                "must be at least 1",
+            ));
+        }
+        let api_listen = socket("api.listen", file, &self.api.listen)?;
+        let as4_listen = socket("as4.listen", file, &self.as4.listen)?;
+        if api_listen == as4_listen && api_listen.port() != 0 {
+            return Err(value_error(
+                "as4.listen",
+                file,
+                "must differ from api.listen: the AS4 listener has its own port",
+            ));
+        }
+        let log_format = match self.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(value_error(
+                    "log.format",
+                    file,
+                    format!("{other:?} is not one of human, json"),
+                ))
+            }
+        };
+        if self.outbox.workers == 0 {
+            return Err(value_error("outbox.workers", file, "must be at least 1"));
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(value_error(
+                "outbox.max_attempts",
+                file,
+                "must be at least 1",
+            ));
+        }
+        if self.sed.validator_threads == 0 {
+            return Err(value_error(
+                "sed.validator_threads",
+                file,
+                "must be at least 1",
+            ));
+        }
+        Ok(Config {
+            source: file.to_owned(),
+            country,
+            party_domain: self.gateway.party_domain,
+            data_dir: self.gateway.data_dir,
+            database: DatabaseConfig {
+                engine,
+                url: self.database.url,
+                max_connections: self.database.max_connections,
+                inline_payload_bytes: self.database.inline_payload_bytes,
+            },
+            api: ApiConfig {
+                listen: api_listen,
+                max_sed_bytes: self.api.max_sed_bytes,
+                max_attachment_bytes: self.api.max_attachment_bytes,
+                request_timeout: self.api.request_timeout,
+            },
+            as4: As4Config {
+                listen: as4_listen,
+                max_message_bytes: self.as4.max_message_bytes,
+                max_connections: self.as4.max_connections,
+                pmode: self.as4.pmode,
+            },
+            tls: TlsConfig {
+                cert: self.tls.cert,
+                key: self.tls.key,
+                trust_anchors: self.tls.trust_anchors,
+                crls: self.tls.crls,
+                handshake_timeout: self.tls.handshake_timeout,
+                generate_dev_pki: self.tls.generate_dev_pki,
+            },
+            outbox: OutboxConfig {
+                workers: self.outbox.workers,
+                max_attempts: self.outbox.max_attempts,
+                base_backoff: self.outbox.base_backoff,
+                max_backoff: self.outbox.max_backoff,
+                poll_interval: self.outbox.poll_interval,
+                send_timeout: self.outbox.send_timeout,
+            },
+            sed: SedConfig {
+                schema_dir: self.sed.schema_dir,
+                catalogue_dir: self.sed.catalogue_dir,
+                validator_threads: self.sed.validator_threads,
+            },
+            ir_seed: self.ir.seed,
+            log: LogConfig {
+                format: log_format,
+                level: self.log.level,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[gateway]
+country = "AT"
+party_domain = "at.sedgate.test"
+data_dir = "data/at"
+[database]
+url = "sqlite://data/at/sedgate.db"
+[api]
+listen = "127.0.0.1:8080"
+[as4]
+listen = "127.0.0.1:8443"
+[tls]
+cert = "c.pem"
+key = "k.pem"
+trust_anchors = "ca.pem"
+"#;
+
+    #[test]
+    fn accepts_minimal_config_with_defaults() {
+        let cfg = Config::from_toml_str(GOOD, "at.toml").unwrap();
+        assert_eq!(cfg.country.as_str(), "AT");
+        assert_eq!(cfg.database.engine, Engine::Sqlite);
+        assert_eq!(cfg.api.max_attachment_bytes, 100 * 1024 * 1024);
+        assert_eq!(cfg.outbox.max_attempts, 10);
+    }
+
+    #[test]
+    fn refuses_missing_key_naming_it_and_the_file() {
+        let toml = GOOD.replace("party_domain = \"at.sedgate.test\"\n", "");
+        let err = Config::from_toml_str(&toml, "at.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gateway.party_domain"), "{err}");
+        assert!(err.contains("at.toml"), "{err}");
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_key() {
+        let err = Config::from_toml_str(&GOOD.replace("\"AT\"", "\"XX\""), "at.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gateway.country") && err.contains("at.toml"),
+            "{err}"
+        );
+        let err = Config::from_toml_str(&GOOD.replace("127.0.0.1:8080", "nowhere"), "at.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.listen"), "{err}");
+        let err = Config::from_toml_str(&format!("{GOOD}\n[outbox]\nretries = 3\n"), "at.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outbox.retries") && err.contains("unknown"),
+            "{err}"
+        );
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL without any password, for messages.
+    pub fn url_for_display(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{}{}@{}", &self.url[..scheme_end + 3], user, &self.url[at + 1..])
+            }
+            _ => self.url.clone(),
+        }
+    }
+}

@@ -113,3 +113,35 @@ pub struct IrSnapshot {
     pub institutions: Vec<Institution>,
     pub access_points: Vec<AccessPoint>,
 }
+
+impl Competence {
+    /// Whether the competence can be used on `on`: EESSI-ready and `on` in
+    /// `[valid_from, valid_to)`; a missing bound is no bound.
+    pub fn is_usable_on(&self, on: DateTime<Utc>) -> bool {
+        self.eessi_ready
+            && self.valid_from.is_none_or(|from| from <= on)
+            && self.valid_to.is_none_or(|to| on < to)
+    }
+}
+
+impl Institution {
+    /// Whether `on` lies in `[valid_from, valid_to)`. A missing `valid_from` is no lower
+    /// bound here: activation itself is `eessi_ready` (`Organisations.csv` sets it false for
+    /// a `NULL` activation, while an institution known only from a JSON extract has no
+    /// institution-level date but is ready through its competences).
+    pub fn is_valid_on(&self, on: DateTime<Utc>) -> bool {
+        self.valid_from.is_none_or(|from| from <= on) && self.valid_to.is_none_or(|to| on < to)
+    }
+
+    /// A competence for `buc` (in `role`, if given) usable on `on`.
+    pub fn competence_on(
+        &self,
+        buc: &BucType,
+        role: Option<BucRole>,
+        on: DateTime<Utc>,
+    ) -> Option<&Competence> {
+        self.competences
+            .iter()
+            .find(|c| &c.buc == buc && role.is_none_or(|r| c.role == r) && c.is_usable_on(on))
+    }
+}

@@ -1,1 +1,5 @@
-//! Operations: /livez, /readyz, /metrics, tracing setup.
+//! Operations: /livez, /readyz, /metrics, tracing set-up.
+
+pub mod health;
+pub mod metrics;
+pub mod telemetry;

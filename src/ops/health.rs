@@ -1,0 +1,115 @@
+//! Liveness, readiness and the metrics endpoint.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use crate::api::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn livez() -> &'static str {
+    "ok"
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    database: Check,
+    migrations: Check,
+    ir: Check,
+}
+
+#[derive(Serialize)]
+struct Check {
+    ok: bool,
+    detail: String,
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = match state.store.ping().await {
+        Ok(()) => Check {
+            ok: true,
+            detail: format!("{:?} reachable", state.store.engine()),
+        },
+        Err(e) => Check {
+            ok: false,
+            detail: e.to_string(),
+        },
+    };
+    let migrations = match state.store.migrations_applied().await {
+        Ok(true) => Check {
+            ok: true,
+            detail: "all applied".into(),
+        },
+        Ok(false) => Check {
+            ok: false,
+            detail: "pending migrations".into(),
+        },
+        Err(e) => Check {
+            ok: false,
+            detail: e.to_string(),
+        },
+    };
+    let size = state.ir().len();
+    let ir = Check {
+        ok: size > 0,
+        detail: format!("{size} institutions loaded"),
+    };
+    let ready = database.ok && migrations.ok && ir.ok;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database,
+            migrations,
+            ir,
+        }),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let (size, idle) = state.store.pool_status();
+    m.db_connections.set(i64::from(size));
+    m.db_idle_connections.set(i64::from(idle));
+    m.ir_institutions
+        .set(i64::try_from(state.ir().len()).unwrap_or(i64::MAX));
+    if let Ok(counts) = state.store.message_counts().await {
+        for (direction, st, n) in counts {
+            m.messages
+                .get_or_create(&crate::ops::metrics::StateLabels {
+                    direction,
+                    state: st,
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    if let Ok((pending, dead)) = state.store.outbox_counts().await {
+        m.outbox_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        m.outbox_dead.set(i64::try_from(dead).unwrap_or(i64::MAX));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,415 @@
+//! One store suite, run against SQLite and PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use sedgate::config::Engine;
+use sedgate::domain::{BucRole, MessageId};
+use sedgate::ir::model::{AccessPoint, Competence, InstitutionUpsert};
+use sedgate::store::{
+    AcceptOutcome, IdempotencyRecord, InboundMessage, InboundOutcome, MessageState, NewApiClient,
+    NewOutboundMessage, NewPart, PartType, Redrive, StoredPayload, Submission,
+};
+use sha2::{Digest, Sha256};
+
+use crate::both_engines;
+use crate::common::fresh_store;
+
+fn upsert(id: &str, acronym: &str, competences: Option<Vec<Competence>>) -> InstitutionUpsert {
+    InstitutionUpsert {
+        id: id.parse().unwrap(),
+        acronym: Some(acronym.into()),
+        names: BTreeMap::from([("en".to_string(), format!("{acronym} institution"))]),
+        valid_from: Some(Some(Utc.with_ymd_and_hms(2019, 7, 1, 0, 0, 0).unwrap())),
+        valid_to: None,
+        eessi_ready: Some(true),
+        competences,
+    }
+}
+
+fn competence(buc: &str, role: BucRole) -> Competence {
+    Competence {
+        buc: buc.parse().unwrap(),
+        role,
+        valid_from: Some(Utc.with_ymd_and_hms(2019, 7, 1, 0, 0, 0).unwrap()),
+        valid_to: None,
+        eessi_ready: true,
+    }
+}
+
+async fn ir_import_is_idempotent(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let now = Utc::now();
+    let batch = vec![
+        upsert(
+            "AT:9900",
+            "PVA",
+            Some(vec![competence("P_BUC_01", BucRole::CaseOwner)]),
+        ),
+        upsert(
+            "NO:NAVAT07",
+            "NAV",
+            Some(vec![competence("P_BUC_01", BucRole::CounterParty)]),
+        ),
+    ];
+    let first = db
+        .store
+        .import_institutions(&batch, "test", 0, now)
+        .await
+        .unwrap();
+    assert_eq!((first.added, first.updated, first.unchanged), (2, 0, 0));
+    let again = db
+        .store
+        .import_institutions(&batch, "test", 0, now)
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 2));
+
+    // A CSV-style upsert (no competences) keeps the competences already stored.
+    let csv_like = InstitutionUpsert {
+        competences: None,
+        acronym: Some("PVA-NEW".into()),
+        ..upsert("AT:9900", "PVA", None)
+    };
+    let changed = db
+        .store
+        .import_institutions(&[csv_like], "csv", 0, now)
+        .await
+        .unwrap();
+    assert_eq!(changed.updated, 1);
+
+    let snapshot = db.store.load_ir().await.unwrap();
+    assert_eq!(snapshot.institutions.len(), 2);
+    let at = &snapshot.institutions[0];
+    assert_eq!(at.id.as_str(), "AT:9900");
+    assert_eq!(at.acronym.as_deref(), Some("PVA-NEW"));
+    assert_eq!(at.competences.len(), 1);
+    assert_eq!(
+        at.names.get("en").map(String::as_str),
+        Some("PVA institution")
+    );
+
+    let ap = AccessPoint {
+        country: "NO".parse().unwrap(),
+        endpoint_url: "https://127.0.0.1:8444/as4".into(),
+        cert_fingerprints: vec!["ab".repeat(32)],
+    };
+    let c = db
+        .store
+        .import_access_points(&[ap.clone()], "aps", 0, now)
+        .await
+        .unwrap();
+    assert_eq!(c.added, 1);
+    let c = db
+        .store
+        .import_access_points(&[ap.clone()], "aps", 0, now)
+        .await
+        .unwrap();
+    assert_eq!(c.unchanged, 1);
+    assert_eq!(db.store.load_ir().await.unwrap().access_points, vec![ap]);
+    assert_eq!(db.store.last_import().await.unwrap().unwrap().source, "aps");
+    assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
+}
+both_engines!(ir_import, ir_import_is_idempotent);
+
+async fn api_clients_are_found_by_token_hash(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let client = NewApiClient {
+        id: "c1".into(),
+        name: "pva-backoffice".into(),
+        token_hash: "h1".into(),
+        institutions: vec!["AT:9900".parse().unwrap()],
+        expires_at: None,
+    };
+    db.store.add_api_client(&client, Utc::now()).await.unwrap();
+    let found = db
+        .store
+        .api_client_by_token_hash("h1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.institutions[0].as_str(), "AT:9900");
+    assert!(db
+        .store
+        .api_client_by_token_hash("h2")
+        .await
+        .unwrap()
+        .is_none());
+    let dup = db.store.add_api_client(&client, Utc::now()).await;
+    assert!(
+        matches!(dup, Err(sedgate::store::StoreError::Conflict(_))),
+        "{dup:?}"
+    );
+    db.store
+        .revoke_api_client("pva-backoffice", Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .api_client_by_token_hash("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+both_engines!(api_clients, api_clients_are_found_by_token_hash);
+
+fn sed_part(bytes: &'static [u8]) -> NewPart {
+    NewPart {
+        part_type: PartType::Sed,
+        content_id: "sed@sedgate".into(),
+        mime_type: "application/xml".into(),
+        filename: None,
+        hash: hex::encode(Sha256::digest(bytes)),
+        size: bytes.len() as u64,
+        stored: StoredPayload::Inline(Bytes::from_static(bytes)),
+    }
+}
+
+fn outbound(id: &str) -> NewOutboundMessage {
+    NewOutboundMessage {
+        id: id.parse().unwrap(),
+        case_id: "case-1".parse().unwrap(),
+        buc: "P_BUC_01".parse().unwrap(),
+        sed_type: "P2000".parse().unwrap(),
+        cdm: "4.2".parse().unwrap(),
+        sender: "AT:9900".parse().unwrap(),
+        receiver: "NO:NAVAT07".parse().unwrap(),
+        peer_country: "NO".parse().unwrap(),
+        parts: vec![sed_part(b"<P2000/>")],
+    }
+}
+
+fn submission(ids: &[&str], key: Option<(&str, &str)>) -> Submission {
+    Submission {
+        client_id: "c1".into(),
+        submission_id: uuid::Uuid::new_v4().to_string(),
+        messages: ids.iter().map(|id| outbound(id)).collect(),
+        idempotency: key.map(|(k, h)| IdempotencyRecord {
+            key: k.into(),
+            request_hash: h.into(),
+            status: 202,
+            response: format!("{{\"ids\":{ids:?}}}"),
+        }),
+        now: Utc::now(),
+    }
+}
+
+async fn submissions_are_durable_and_idempotent(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    let out = s
+        .accept_submission(&submission(&["m1@at"], Some(("k1", "h1"))))
+        .await
+        .unwrap();
+    assert_eq!(out, AcceptOutcome::Accepted);
+    let id: MessageId = "m1@at".parse().unwrap();
+    let msg = s.message(&id).await.unwrap().unwrap();
+    assert_eq!(msg.state, MessageState::Accepted);
+    assert_eq!(s.message_parts(&id).await.unwrap().len(), 1);
+    assert_eq!(s.message_events(&id).await.unwrap()[0].state, "accepted");
+    assert_eq!(s.outbox_counts().await.unwrap(), (1, 0));
+    let case = s
+        .case_info(&"case-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(case.started_here);
+
+    // Same key and request: the first answer, nothing new stored.
+    match s
+        .accept_submission(&submission(&["m2@at"], Some(("k1", "h1"))))
+        .await
+        .unwrap()
+    {
+        AcceptOutcome::Replayed(saved) => assert_eq!(saved.status, 202),
+        other => panic!("expected replay, got {other:?}"),
+    }
+    assert!(s
+        .message(&"m2@at".parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    // Same key, different request.
+    assert_eq!(
+        s.accept_submission(&submission(&["m3@at"], Some(("k1", "other"))))
+            .await
+            .unwrap(),
+        AcceptOutcome::KeyReused
+    );
+    assert_eq!(s.outbox_counts().await.unwrap(), (1, 0));
+    assert_eq!(s.audit_verify().await.unwrap().first_broken, None);
+}
+both_engines!(submissions, submissions_are_durable_and_idempotent);
+
+async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    s.accept_submission(&submission(&["m1@at", "m2@at"], None))
+        .await
+        .unwrap();
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let claimed = s.claim_due(now, Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].parts.len(), 1);
+    assert_eq!(claimed[0].message.state, MessageState::Sending);
+    // Leased: a second claimer gets nothing.
+    assert!(s
+        .claim_due(now, Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let m1: MessageId = "m1@at".parse().unwrap();
+    let m2: MessageId = "m2@at".parse().unwrap();
+    let later = now + chrono::Duration::seconds(5);
+    s.record_retry(&m1, 1, later, "connection refused", now)
+        .await
+        .unwrap();
+    assert!(s
+        .claim_due(now, Duration::from_secs(60), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s
+        .claim_due(later, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+
+    assert!(s.record_delivered(&m1, b"<receipt/>", later).await.unwrap());
+    assert!(!s.record_delivered(&m1, b"<receipt/>", later).await.unwrap());
+    assert_eq!(
+        s.message(&m1).await.unwrap().unwrap().state,
+        MessageState::Delivered
+    );
+    assert_eq!(
+        s.outbound_receipt(&m1).await.unwrap().unwrap(),
+        b"<receipt/>"
+    );
+
+    s.record_dead(
+        &m2,
+        10,
+        MessageState::DeadLettered,
+        "EBMS:0301",
+        "no receipt",
+        later,
+    )
+    .await
+    .unwrap();
+    let dead = s.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].error_code.as_deref(), Some("EBMS:0301"));
+    assert_eq!(s.outbox_counts().await.unwrap(), (0, 1));
+    let redriven = s.redrive(&Redrive::All, "operator", later).await.unwrap();
+    assert_eq!(redriven, vec![m2.clone()]);
+    assert_eq!(
+        s.message(&m2).await.unwrap().unwrap().state,
+        MessageState::Accepted
+    );
+    assert_eq!(
+        s.claim_due(later, Duration::from_secs(60), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let history: Vec<String> = s
+        .message_events(&m2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(history, ["accepted", "dead_lettered", "redriven"]);
+    assert_eq!(s.audit_verify().await.unwrap().first_broken, None);
+}
+both_engines!(outbox, outbox_claims_retries_dead_letters_and_redrives);
+
+fn inbound(id: &str, receipt: &[u8]) -> InboundMessage {
+    let o = outbound(id);
+    InboundMessage {
+        id: o.id,
+        case_id: o.case_id,
+        buc: o.buc,
+        sed_type: o.sed_type,
+        cdm: o.cdm,
+        sender: "NO:NAVAT07".parse().unwrap(),
+        receiver: "AT:9900".parse().unwrap(),
+        peer_country: "NO".parse().unwrap(),
+        parts: o.parts,
+        receipt: receipt.to_vec(),
+        now: Utc::now(),
+    }
+}
+
+async fn inbound_dedups_and_inbox_pages(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    assert_eq!(
+        s.store_inbound(&inbound("p1@no", b"r1")).await.unwrap(),
+        InboundOutcome::Stored
+    );
+    assert_eq!(
+        s.store_inbound(&inbound("p1@no", b"other")).await.unwrap(),
+        InboundOutcome::Duplicate {
+            receipt: b"r1".to_vec()
+        }
+    );
+    s.store_inbound(&inbound("p2@no", b"r2")).await.unwrap();
+    let receivers = vec!["AT:9900".parse().unwrap()];
+    let page = s.inbox_list(&receivers, 0, 1, false).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].message.id.as_str(), "p1@no");
+    let next = s
+        .inbox_list(&receivers, page[0].seq, 10, false)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].message.id.as_str(), "p2@no");
+    assert!(s
+        .inbox_list(&["SE:1".parse().unwrap()], 0, 10, false)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let p1: MessageId = "p1@no".parse().unwrap();
+    assert!(s.inbox_ack(&p1, "client:c1", Utc::now()).await.unwrap());
+    assert!(!s.inbox_ack(&p1, "client:c1", Utc::now()).await.unwrap());
+    assert_eq!(
+        s.inbox_list(&receivers, 0, 10, false).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.inbox_list(&receivers, 0, 10, true).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        s.message(&p1).await.unwrap().unwrap().state,
+        MessageState::Acknowledged
+    );
+}
+both_engines!(inbound, inbound_dedups_and_inbox_pages);
+
+async fn audit_chain_detects_tampering(engine: Engine) {
+    use sqlx::Executor;
+    let db = fresh_store(engine).await;
+    db.store
+        .accept_submission(&submission(&["m1@at", "m2@at", "m3@at"], None))
+        .await
+        .unwrap();
+    assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    raw.execute("UPDATE audit SET detail = 'forged' WHERE seq = 2")
+        .await
+        .unwrap();
+    let report = db.store.audit_verify().await.unwrap();
+    assert_eq!(report.entries, 3);
+    assert_eq!(report.first_broken, Some(2));
+}
+both_engines!(audit, audit_chain_detects_tampering);
