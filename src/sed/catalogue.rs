@@ -300,7 +300,7 @@ fn read_buc_file(path: &Path, cdm: CdmVersion) -> Result<(BucRole, RoleFile), Ca
         reason: reason.to_owned(),
     };
     let root = &doc.root;
-    let ns = Some(BUC_NAMESPACE);
+    let ns = BUC_NAMESPACE;
     if !root.is(ns, "case") {
         return Err(not_buc(
             "the root is not {http://ec.europa.eu/eessi/rina/buc}case",
@@ -373,7 +373,7 @@ fn read_buc_file(path: &Path, cdm: CdmVersion) -> Result<(BucRole, RoleFile), Ca
 
 fn parameter(parameters: &Element, key: &str) -> Option<String> {
     parameters
-        .children_named(Some(BUC_NAMESPACE), "parameter")
+        .children_named(BUC_NAMESPACE, "parameter")
         .find(|p| p.attr("key") == Some(key))
         .map(|p| p.text().trim().to_owned())
 }

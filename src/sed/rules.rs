@@ -140,7 +140,8 @@ pub enum HeaderError {
 /// `Header/Receivers/Receiver/InstitutionID` (in the root element's namespace).
 pub fn extract_header(doc: &Document) -> Result<SedHeader, HeaderError> {
     let root = &doc.root;
-    let ns = root.ns.as_deref();
+    // Header elements are in the root's namespace; a root without one has no SED header.
+    let ns = root.ns.as_deref().ok_or(HeaderError::Missing("Header"))?;
     let header = root
         .child(ns, "Header")
         .ok_or(HeaderError::Missing("Header"))?;
