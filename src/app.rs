@@ -13,9 +13,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::ir::importer::import_file;
 use crate::ir::index::IrIndex;
 use crate::ops;
 use crate::ops::metrics::{HttpMetricsLayer, Metrics};
+use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("SED schemas: {0}")]
+    Schemas(#[from] crate::sed::XsdError),
+    #[error("SED/BUC catalogue: {0}")]
+    Catalogue(#[from] crate::sed::CatalogueError),
+    #[error("IR seed: {0}")]
+    Seed(#[from] crate::ir::importer::ImportFileError),
     #[error("{0}")]
     Other(String),
 }
@@ -57,6 +65,23 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(Store::open(&store_config(config)).await?)
 }
 
+/// Imports the configured seed files when the IR is empty (first start).
+async fn seed_ir(state: &AppState) -> Result<(), StartError> {
+    if state.config.ir_seed.is_empty() || state.store.last_import().await?.is_some() {
+        return Ok(());
+    }
+    for file in &state.config.ir_seed {
+        let summary = import_file(&state.store, file, None, false, &|_, _| {}).await?;
+        tracing::info!(
+            file = %summary.file,
+            added = summary.counts.added,
+            updated = summary.counts.updated,
+            "IR seeded"
+        );
+    }
+    Ok(())
+}
+
 /// A built, bound, not yet running gateway.
 pub struct Application {
     state: AppState,
@@ -67,12 +92,18 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
         let store = open_store(&config).await?;
         let metrics = Arc::new(Metrics::new());
+        let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
+        let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
         let state = AppState {
             config: Arc::new(config),
             store,
             ir: Arc::new(ArcSwap::from_pointee(IrIndex::build(Default::default()))),
             metrics,
+            xsd: Arc::new(xsd),
+            catalogue: Arc::new(catalogue),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         };
+        seed_ir(&state).await?;
         state.reload_ir().await?;
         let addr = state.config.api.listen;
         let api_listener = TcpListener::bind(addr)

@@ -159,7 +159,8 @@ impl FromStr for BucType {
     }
 }
 
-/// A SED type such as `P2000`, `A001`, `X005`, `H001`, `DA010`, `S040`.
+/// A SED type such as `P2000`, `A001`, `X005`, `H001`, `DA010`, `S040`, and the
+/// document variants with a letter suffix such as `DA003A`, `U001CB`, `S053R`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SedType(String);
 string_newtype!(SedType);
@@ -168,10 +169,13 @@ impl FromStr for SedType {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         let letters = s.bytes().take_while(|b| b.is_ascii_uppercase()).count();
-        let digits = &s[letters..];
+        let rest = &s[letters..];
+        let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+        let suffix = &rest[digits..];
         let ok = (1..=3).contains(&letters)
-            && (3..=5).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit());
+            && (3..=5).contains(&digits)
+            && suffix.len() <= 2
+            && suffix.bytes().all(|b| b.is_ascii_uppercase());
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -356,6 +360,9 @@ mod tests {
         assert!("P2000".parse::<SedType>().is_ok());
         assert!("DA010".parse::<SedType>().is_ok());
         assert!("P20".parse::<SedType>().is_err());
+        assert!("DA003A".parse::<SedType>().is_ok());
+        assert!("U001CB".parse::<SedType>().is_ok());
+        assert!("P2000abc".parse::<SedType>().is_err());
         assert_eq!(
             "4.2".parse::<CdmVersion>().unwrap().namespace_segment(),
             "4_2"

@@ -14,6 +14,7 @@ use axum::Router;
 use crate::config::Config;
 use crate::ir::index::IrIndex;
 use crate::ops::metrics::Metrics;
+use crate::sed::{Catalogue, XsdPool};
 use crate::store::Store;
 
 /// Shared by every handler. Cheap to clone.
@@ -24,6 +25,11 @@ pub struct AppState {
     /// Swapped whole after each import, so a reader never sees half an index.
     pub ir: Arc<ArcSwap<IrIndex>>,
     pub metrics: Arc<Metrics>,
+    /// XSD validation on dedicated threads (libxml2 contexts are not `Send`).
+    pub xsd: Arc<XsdPool>,
+    pub catalogue: Arc<Catalogue>,
+    /// Wakes the outbox dispatcher when intake has committed new messages.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -229,7 +229,7 @@ fn default_schema_dir() -> PathBuf {
     PathBuf::from("schemas")
 }
 fn default_catalogue_dir() -> PathBuf {
-    PathBuf::from("seed/bucs")
+    PathBuf::from("seed")
 }
 fn default_validator_threads() -> usize {
     2

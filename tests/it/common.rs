@@ -73,3 +73,143 @@ macro_rules! both_engines {
         }
     };
 }
+
+/// A gateway running in this process on random ports, with a fresh database, the
+/// shipped schemas and catalogue, and an IR seeded from the P_BUC_01 extract plus an
+/// access point for every country.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: sedgate::api::AppState,
+    pub dir: tempfile::TempDir,
+    pub engine: Engine,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct SpawnOptions {
+    pub country: &'static str,
+    /// Extra TOML appended to the generated config.
+    pub extra_toml: String,
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        Self {
+            country: "AT",
+            extra_toml: String::new(),
+        }
+    }
+}
+
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, SpawnOptions::default()).await
+}
+
+pub async fn spawn_app_with(engine: Engine, options: SpawnOptions) -> TestApp {
+    install_crypto_provider();
+    if std::env::var_os("TEST_LOG").is_some() {
+        sedgate::ops::telemetry::init(sedgate::config::LogFormat::Human, "debug");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database_url(engine, dir.path()).await;
+    let aps: Vec<serde_json::Value> = sedgate::domain::EESSI_COUNTRIES
+        .iter()
+        .map(|cc| {
+            serde_json::json!({
+                "country": cc,
+                "endpoint_url": "https://127.0.0.1:9/as4",
+                "cert_fingerprints": ["00".repeat(32)],
+            })
+        })
+        .collect();
+    let ap_file = dir.path().join("access-points.json");
+    std::fs::write(&ap_file, serde_json::to_vec(&aps).unwrap()).unwrap();
+    let toml = format!(
+        r#"
+[gateway]
+country = "{country}"
+party_domain = "{lower}.sedgate.test"
+data_dir = "{data}"
+[database]
+url = "{url}"
+max_connections = 4
+[api]
+listen = "127.0.0.1:0"
+[as4]
+listen = "127.0.0.1:0"
+[tls]
+cert = "{data}/pki/{lower}/cert.pem"
+key = "{data}/pki/{lower}/key.pem"
+trust_anchors = "{data}/pki/ca.pem"
+[ir]
+seed = ["{seed}", "{ap}"]
+{extra}
+"#,
+        country = options.country,
+        lower = options.country.to_lowercase(),
+        data = dir.path().join("data").display(),
+        seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
+        ap = ap_file.display(),
+        extra = options.extra_toml,
+    );
+    let config = sedgate::config::Config::from_toml_str(&toml, "test.toml").expect("test config");
+    let app = sedgate::app::Application::build(config)
+        .await
+        .expect("build app");
+    let base = format!("http://{}", app.api_addr());
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        state,
+        dir,
+        engine,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates an API client for `institutions` and returns its token.
+    pub async fn token_for(&self, name: &str, institutions: &[&str]) -> String {
+        let token = sedgate::api::auth::generate_token();
+        self.state
+            .store
+            .add_api_client(
+                &sedgate::store::NewApiClient {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: name.into(),
+                    token_hash: sedgate::api::auth::hash_token(&token),
+                    institutions: institutions.iter().map(|i| i.parse().unwrap()).collect(),
+                    expires_at: None,
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("add client");
+        token
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! One integration test binary (faster to link than one per file).
 
 mod common;
+mod institutions_api;
 mod store_suite;
