@@ -109,6 +109,9 @@ struct RawTls {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbox {
+    /// Off for gateways that only receive, and for intake benchmarks.
+    #[serde(default = "default_true")]
+    enabled: bool,
     #[serde(default = "default_workers")]
     workers: usize,
     #[serde(default = "default_max_attempts")]
@@ -126,6 +129,7 @@ struct RawOutbox {
 impl Default for RawOutbox {
     fn default() -> Self {
         Self {
+            enabled: true,
             workers: default_workers(),
             max_attempts: default_max_attempts(),
             base_backoff: default_base_backoff(),
@@ -183,6 +187,9 @@ impl Default for RawLog {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_max_connections() -> u32 {
     8
 }
@@ -300,6 +307,7 @@ pub struct TlsConfig {
 
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
+    pub enabled: bool,
     pub workers: usize,
     pub max_attempts: u32,
     pub base_backoff: Duration,
@@ -522,6 +530,7 @@ impl RawConfig {
                 generate_dev_pki: self.tls.generate_dev_pki,
             },
             outbox: OutboxConfig {
+                enabled: self.outbox.enabled,
                 workers: self.outbox.workers,
                 max_attempts: self.outbox.max_attempts,
                 base_backoff: self.outbox.base_backoff,
