@@ -101,9 +101,6 @@ struct RawTls {
     crls: Vec<PathBuf>,
     #[serde(default = "default_handshake_timeout", with = "humantime_serde")]
     handshake_timeout: Duration,
-    /// Generate a development PKI into the data directory when the files are missing.
-    #[serde(default)]
-    generate_dev_pki: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -302,7 +299,6 @@ pub struct TlsConfig {
     pub trust_anchors: PathBuf,
     pub crls: Vec<PathBuf>,
     pub handshake_timeout: Duration,
-    pub generate_dev_pki: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -527,7 +523,6 @@ impl RawConfig {
                 trust_anchors: self.tls.trust_anchors,
                 crls: self.tls.crls,
                 handshake_timeout: self.tls.handshake_timeout,
-                generate_dev_pki: self.tls.generate_dev_pki,
             },
             outbox: OutboxConfig {
                 enabled: self.outbox.enabled,

@@ -126,6 +126,9 @@ pub async fn spawn_app_with(engine: Engine, options: SpawnOptions) -> TestApp {
             })
         })
         .collect();
+    let country: sedgate::domain::CountryCode = options.country.parse().unwrap();
+    sedgate::transport::DevPki::generate(&dir.path().join("data/pki"), &[country], &[])
+        .expect("dev PKI");
     let ap_file = dir.path().join("access-points.json");
     std::fs::write(&ap_file, serde_json::to_vec(&aps).unwrap()).unwrap();
     let toml = format!(
@@ -145,6 +148,7 @@ listen = "127.0.0.1:0"
 cert = "{data}/pki/{lower}/cert.pem"
 key = "{data}/pki/{lower}/key.pem"
 trust_anchors = "{data}/pki/ca.pem"
+crls = ["{data}/pki/crl.pem"]
 [ir]
 seed = ["{seed}", "{ap}"]
 {extra}
