@@ -7,6 +7,7 @@ pub mod app;
 pub mod as4;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod inbound;
 pub mod ir;

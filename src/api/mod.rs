@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod inbox;
 pub mod institutions;
 pub mod openapi;
 
@@ -52,5 +53,7 @@ impl AppState {
 
 /// All back-office routes under /api/v1.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(institutions::router())
+    Router::new()
+        .merge(institutions::router())
+        .merge(inbox::router())
 }

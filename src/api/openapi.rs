@@ -9,7 +9,14 @@ use super::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "sedgate back-office API", description = "Submit SEDs, follow their delivery, collect received SEDs."),
-    paths(super::institutions::search, super::institutions::show),
+    paths(
+        super::institutions::search,
+        super::institutions::show,
+        super::inbox::list,
+        super::inbox::show,
+        super::inbox::ack,
+        super::inbox::part
+    ),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)
 )]
