@@ -1,5 +1,7 @@
 //! One integration test binary (faster to link than one per file).
 
 mod common;
+mod exchange;
+mod gateways;
 mod institutions_api;
 mod store_suite;
