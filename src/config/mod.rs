@@ -109,6 +109,9 @@ struct RawTls {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbox {
+    /// Off for gateways that only take in (benchmarks, a receive-only node).
+    #[serde(default = "default_true")]
+    enabled: bool,
     #[serde(default = "default_workers")]
     workers: usize,
     #[serde(default = "default_max_attempts")]
@@ -126,6 +129,7 @@ struct RawOutbox {
 impl Default for RawOutbox {
     fn default() -> Self {
         Self {
+            enabled: true,
             workers: default_workers(),
             max_attempts: default_max_attempts(),
             base_backoff: default_base_backoff(),
@@ -206,6 +210,9 @@ fn default_request_timeout() -> Duration {
 }
 fn default_handshake_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_true() -> bool {
+    true
 }
 fn default_workers() -> usize {
     4
@@ -300,6 +307,8 @@ pub struct TlsConfig {
 
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
+    /// Whether this node runs the outbox dispatcher.
+    pub enabled: bool,
     pub workers: usize,
     pub max_attempts: u32,
     pub base_backoff: Duration,
@@ -522,6 +531,7 @@ impl RawConfig {
                 generate_dev_pki: self.tls.generate_dev_pki,
             },
             outbox: OutboxConfig {
+                enabled: self.outbox.enabled,
                 workers: self.outbox.workers,
                 max_attempts: self.outbox.max_attempts,
                 base_backoff: self.outbox.base_backoff,
@@ -571,6 +581,10 @@ trust_anchors = "ca.pem"
         assert_eq!(cfg.database.engine, Engine::Sqlite);
         assert_eq!(cfg.api.max_attachment_bytes, 100 * 1024 * 1024);
         assert_eq!(cfg.outbox.max_attempts, 10);
+        assert!(cfg.outbox.enabled);
+        let off = Config::from_toml_str(&format!("{GOOD}\n[outbox]\nenabled = false\n"), "at.toml")
+            .unwrap();
+        assert!(!off.outbox.enabled);
     }
 
     #[test]
