@@ -2,8 +2,11 @@
 //! file owns its routes and DTOs and exposes `router()`.
 
 pub mod auth;
+pub mod cases;
+pub mod catalogue;
 pub mod error;
 pub mod institutions;
+pub mod messages;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -52,5 +55,9 @@ impl AppState {
 
 /// All back-office routes under /api/v1.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(institutions::router())
+    Router::new()
+        .merge(institutions::router())
+        .merge(messages::router())
+        .merge(cases::router())
+        .merge(catalogue::router())
 }

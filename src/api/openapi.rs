@@ -9,7 +9,14 @@ use super::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "sedgate back-office API", description = "Submit SEDs, follow their delivery, collect received SEDs."),
-    paths(super::institutions::search, super::institutions::show),
+    paths(
+        super::institutions::search,
+        super::institutions::show,
+        super::messages::submit,
+        super::messages::show,
+        super::cases::show,
+        super::catalogue::show
+    ),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)
 )]
