@@ -51,6 +51,9 @@ pub enum Command {
     /// Audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Benchmarks: XSD validation against Python xmlschema, intake throughput.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,6 +195,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ir(cmd) => ir_command(&config, cmd).await,
         Command::Client(cmd) => client_command(&config, cmd).await,
         Command::Dlq(cmd) => dlq_command(&config, cmd).await,
+        Command::Bench(cmd) => crate::bench::run(&config, cmd)
+            .await
+            .map_err(CliError::failed),
         Command::Audit(AuditCommand::Verify) => {
             let store = open(&config).await?;
             let report = store.audit_verify().await.map_err(CliError::failed)?;

@@ -2,4 +2,5 @@
 
 mod common;
 mod institutions_api;
+mod intake;
 mod store_suite;
