@@ -62,6 +62,9 @@ pub enum Command {
         #[arg(long, default_value = "data/demo")]
         dir: PathBuf,
     },
+    /// Benchmarks: XSD validation against Python xmlschema, intake throughput.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,6 +242,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ir(cmd) => ir_command(&config, cmd).await,
         Command::Client(cmd) => client_command(&config, cmd).await,
         Command::Dlq(cmd) => dlq_command(&config, cmd).await,
+        Command::Bench(cmd) => crate::bench::run(&config, cmd)
+            .await
+            .map_err(CliError::failed),
         Command::Audit(AuditCommand::Verify) => {
             let store = open(&config).await?;
             let report = store.audit_verify().await.map_err(CliError::failed)?;

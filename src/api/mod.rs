@@ -2,9 +2,12 @@
 //! file owns its routes and DTOs and exposes `router()`.
 
 pub mod auth;
+pub mod cases;
+pub mod catalogue;
 pub mod error;
 pub mod inbox;
 pub mod institutions;
+pub mod messages;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -56,4 +59,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(institutions::router())
         .merge(inbox::router())
+        .merge(messages::router())
+        .merge(cases::router())
+        .merge(catalogue::router())
 }

@@ -15,7 +15,11 @@ use super::AppState;
         super::inbox::list,
         super::inbox::show,
         super::inbox::ack,
-        super::inbox::part
+        super::inbox::part,
+        super::messages::submit,
+        super::messages::show,
+        super::cases::show,
+        super::catalogue::show
     ),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)

@@ -575,6 +575,10 @@ trust_anchors = "ca.pem"
         assert_eq!(cfg.database.engine, Engine::Sqlite);
         assert_eq!(cfg.api.max_attachment_bytes, 100 * 1024 * 1024);
         assert_eq!(cfg.outbox.max_attempts, 10);
+        assert!(cfg.outbox.enabled);
+        let off = Config::from_toml_str(&format!("{GOOD}\n[outbox]\nenabled = false\n"), "at.toml")
+            .unwrap();
+        assert!(!off.outbox.enabled);
     }
 
     #[test]

@@ -59,6 +59,12 @@ impl BlobWriter {
         self.size
     }
 
+    /// SHA-256 (lower-case hex) of what has been written so far, without finishing:
+    /// lets a caller decide on the content's hash before the blob becomes durable.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
     /// Flushes, fsyncs and moves the file to its content address.
     pub async fn finish(mut self) -> StoreResult<WrittenBlob> {
         self.file.flush().await?;

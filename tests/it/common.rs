@@ -95,6 +95,8 @@ pub struct SpawnOptions {
     pub country: &'static str,
     /// Extra TOML appended to the generated config.
     pub extra_toml: String,
+    /// Extra keys of the `[api]` table (a table cannot be opened twice).
+    pub api_toml: String,
 }
 
 impl Default for SpawnOptions {
@@ -102,6 +104,7 @@ impl Default for SpawnOptions {
         Self {
             country: "AT",
             extra_toml: String::new(),
+            api_toml: String::new(),
         }
     }
 }
@@ -147,6 +150,7 @@ url = "{url}"
 max_connections = 4
 [api]
 listen = "127.0.0.1:0"
+{api_extra}
 [as4]
 listen = "127.0.0.1:0"
 [tls]
@@ -164,6 +168,7 @@ seed = ["{seed}", "{ap}"]
         seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
         ap = ap_file.display(),
         extra = options.extra_toml,
+        api_extra = options.api_toml,
     );
     let config = sedgate::config::Config::from_toml_str(&toml, "test.toml").expect("test config");
     let app = sedgate::app::Application::build(config)

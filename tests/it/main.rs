@@ -4,4 +4,5 @@ mod common;
 mod exchange;
 mod gateways;
 mod institutions_api;
+mod intake;
 mod store_suite;

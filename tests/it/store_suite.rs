@@ -413,3 +413,31 @@ async fn audit_chain_detects_tampering(engine: Engine) {
     assert_eq!(report.first_broken, Some(2));
 }
 both_engines!(audit, audit_chain_detects_tampering);
+
+async fn blob_writer_hashes_before_finishing_and_aborts_cleanly(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let chunks: [&[u8]; 3] = [b"%PDF-1.7\n", &[0u8; 70_000], b"%%EOF\n"];
+    let mut whole = Sha256::new();
+    let mut writer = db.store.blob_writer().await.unwrap();
+    for chunk in chunks {
+        whole.update(chunk);
+        writer.write(chunk).await.unwrap();
+    }
+    let expected = hex::encode(whole.finalize());
+    assert_eq!(writer.sha256_hex(), expected);
+    assert_eq!(writer.size(), 70_015);
+    let written = writer.finish().await.unwrap();
+    assert_eq!(written.hash, expected);
+    let path = db.store.blob_path(&expected);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 70_015);
+
+    let mut refused = db.store.blob_writer().await.unwrap();
+    refused.write(b"half an upload").await.unwrap();
+    refused.abort().await;
+    let tmp = db.store.blob_dir().join("tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+}
+both_engines!(
+    blobs,
+    blob_writer_hashes_before_finishing_and_aborts_cleanly
+);
