@@ -337,9 +337,12 @@ impl Config {
         if !path.is_file() {
             return Err(ConfigError::Missing(path.to_owned()));
         }
-        let figment = Figment::new()
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("SEDGATE_").ignore(&["config"]).split("__"));
+        let figment = Figment::new().merge(Toml::file(path)).merge(
+            // Only SECTION__KEY variables: SEDGATE_CONFIG and other SEDGATE_* names are not keys.
+            Env::prefixed("SEDGATE_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
         Self::from_figment(&figment, path)
     }
 

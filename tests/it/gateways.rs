@@ -22,7 +22,10 @@ pub fn free_port() -> u16 {
 
 pub fn fingerprint_of(cert_pem_path: &Path) -> String {
     let pem = std::fs::read(cert_pem_path).expect("read cert");
-    let der = rustls_pemfile::certs(&mut pem.as_slice()).next().expect("a cert").expect("pem");
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .expect("a cert")
+        .expect("pem");
     sedgate::transport::identity::fingerprint(&der)
 }
 
@@ -106,7 +109,10 @@ impl GatewayProcess {
     /// Sends SIGHUP (certificate and CRL reload).
     pub fn hangup(&self) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg("-HUP").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(c.id().to_string())
+                .status();
         }
     }
 }
@@ -203,7 +209,11 @@ impl TwoGateways {
     pub async fn start_with(engine: Engine, options: GatewayOptions) -> TwoGateways {
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
-        let countries: Vec<CountryCode> = vec!["AT".parse().unwrap(), "NO".parse().unwrap(), "SE".parse().unwrap()];
+        let countries: Vec<CountryCode> = vec![
+            "AT".parse().unwrap(),
+            "NO".parse().unwrap(),
+            "SE".parse().unwrap(),
+        ];
         let pki = DevPki::generate(&dir.path().join("pki"), &countries, &[]).expect("dev PKI");
         let ports = [free_port(), free_port(), free_port(), free_port()];
         let fp = |cc: &str| fingerprint_of(&pki.gateways[&cc.parse::<CountryCode>().unwrap()].cert);
@@ -217,15 +227,35 @@ impl TwoGateways {
         let at_ap = dir.path().join("aps-at.json");
         std::fs::write(&at_ap, aps(fp("AT")).to_string()).unwrap();
         let no_ap = dir.path().join("aps-no.json");
-        let at_fp_for_no = if options.no_trusts_at { fp("AT") } else { "ab".repeat(32) };
+        let at_fp_for_no = if options.no_trusts_at {
+            fp("AT")
+        } else {
+            "ab".repeat(32)
+        };
         std::fs::write(&no_ap, aps(at_fp_for_no).to_string()).unwrap();
 
         let at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
         let no_db = fresh_database_url(engine, &dir.path().join("no-db")).await;
         std::fs::create_dir_all(dir.path().join("at-db")).unwrap();
         std::fs::create_dir_all(dir.path().join("no-db")).unwrap();
-        let at_cfg = write_config(dir.path(), "AT", &at_db, ports[0], ports[1], &at_ap, &options);
-        let no_cfg = write_config(dir.path(), "NO", &no_db, ports[2], ports[3], &no_ap, &options);
+        let at_cfg = write_config(
+            dir.path(),
+            "AT",
+            &at_db,
+            ports[0],
+            ports[1],
+            &at_ap,
+            &options,
+        );
+        let no_cfg = write_config(
+            dir.path(),
+            "NO",
+            &no_db,
+            ports[2],
+            ports[3],
+            &no_ap,
+            &options,
+        );
         let mut at = GatewayProcess {
             country: "AT",
             config: at_cfg,
@@ -273,11 +303,25 @@ impl TwoGateways {
             "sender": SENDER, "receivers": [RECEIVER],
         });
         let form = reqwest::multipart::Form::new()
-            .part("metadata", reqwest::multipart::Part::text(metadata.to_string()).mime_str("application/json").unwrap())
-            .part("sed", reqwest::multipart::Part::bytes(sed.into_bytes()).file_name("P2000.xml").mime_str("application/xml").unwrap())
+            .part(
+                "metadata",
+                reqwest::multipart::Part::text(metadata.to_string())
+                    .mime_str("application/json")
+                    .unwrap(),
+            )
+            .part(
+                "sed",
+                reqwest::multipart::Part::bytes(sed.into_bytes())
+                    .file_name("P2000.xml")
+                    .mime_str("application/xml")
+                    .unwrap(),
+            )
             .part(
                 "attachment",
-                reqwest::multipart::Part::bytes(attachment.to_vec()).file_name("report.pdf").mime_str("application/pdf").unwrap(),
+                reqwest::multipart::Part::bytes(attachment.to_vec())
+                    .file_name("report.pdf")
+                    .mime_str("application/pdf")
+                    .unwrap(),
             );
         let res = self
             .http
