@@ -9,14 +9,15 @@ use ring::rand::{SecureRandom, SystemRandom};
 use sha2::Digest as _;
 
 use super::algorithms::{
-    DigestAlg, AES128_GCM, ATTACHMENT_CIPHERTEXT, ATTACHMENT_CONTENT_ONLY, MGF1_SHA1, MGF1_SHA256,
-    RSA_OAEP, RSA_OAEP_MGF1P, TOKEN_TYPE_ENCRYPTED_KEY, WSSE11_NS, X509V3, X509_SKI, XENC11_NS,
+    DigestAlg, AES128_GCM, ATTACHMENT_CIPHERTEXT, ATTACHMENT_CONTENT_ONLY, BASE64_BINARY,
+    MGF1_SHA1, MGF1_SHA256, RSA_OAEP, RSA_OAEP_MGF1P, TOKEN_TYPE_ENCRYPTED_KEY, WSSE11_NS, X509V3,
+    X509_SKI, XENC11_NS,
 };
 use super::dom::{after_start_tag, base64_text, id_index, parse_normalized, Envelope, Located};
 use super::error::WsSecError;
 use super::keys::{Certificate, PrivateKey};
-use crate::as4::parse::{escape_attr_into, escape_text_into};
-use crate::as4::{Attachment, DSIG_NS, WSSE_NS, XENC_NS};
+use crate::as4::parse::escape_attr_into;
+use crate::as4::{Attachment, DSIG_NS, WSSE_NS, WSU_NS, XENC_NS};
 use crate::xml::Element;
 
 /// Content type of an encrypted MIME part.
@@ -107,14 +108,16 @@ pub fn encrypt_attachments(
             "\"><xenc:Transforms><ds:Transform xmlns:ds=\"{DSIG_NS}\" Algorithm=\"{ATTACHMENT_CIPHERTEXT}\"/></xenc:Transforms></xenc:CipherReference></xenc:CipherData></xenc:EncryptedData>"
         ));
     }
+    // The recipient's certificate travels as a BinarySecurityToken that the EncryptedKey
+    // references (as phase4 and the Python peer expect; IssuerSerial and SKI are read too).
+    let bst_id = format!("X509-{unique}");
     let mut xml = format!(
-        "<xenc:EncryptedKey xmlns:xenc=\"{XENC_NS}\" Id=\"{ek_id}\"><xenc:EncryptionMethod Algorithm=\"{RSA_OAEP}\"><ds:DigestMethod xmlns:ds=\"{DSIG_NS}\" Algorithm=\"{}\"/><xenc11:MGF xmlns:xenc11=\"{XENC11_NS}\" Algorithm=\"{MGF1_SHA256}\"/></xenc:EncryptionMethod><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><wsse:SecurityTokenReference><ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>",
-        DigestAlg::Sha256.uri()
+        "<wsse:BinarySecurityToken xmlns:wsu=\"{WSU_NS}\" EncodingType=\"{BASE64_BINARY}\" ValueType=\"{X509V3}\" wsu:Id=\"{bst_id}\">{}</wsse:BinarySecurityToken>",
+        b64.encode(recipient.der())
     );
-    escape_text_into(recipient.issuer_name(), &mut xml);
     xml.push_str(&format!(
-        "</ds:X509IssuerName><ds:X509SerialNumber>{}</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data></wsse:SecurityTokenReference></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData><xenc:ReferenceList>{refs}</xenc:ReferenceList></xenc:EncryptedKey>",
-        recipient.serial_decimal(),
+        "<xenc:EncryptedKey xmlns:xenc=\"{XENC_NS}\" Id=\"{ek_id}\"><xenc:EncryptionMethod Algorithm=\"{RSA_OAEP}\"><ds:DigestMethod xmlns:ds=\"{DSIG_NS}\" Algorithm=\"{}\"/><xenc11:MGF xmlns:xenc11=\"{XENC11_NS}\" Algorithm=\"{MGF1_SHA256}\"/></xenc:EncryptionMethod><ds:KeyInfo xmlns:ds=\"{DSIG_NS}\"><wsse:SecurityTokenReference><wsse:Reference URI=\"#{bst_id}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData><xenc:ReferenceList>{refs}</xenc:ReferenceList></xenc:EncryptedKey>",
+        DigestAlg::Sha256.uri(),
         b64.encode(wrapped)
     ));
     xml.push_str(&data_xml);
