@@ -17,4 +17,5 @@ pub mod outbox;
 pub mod sed;
 pub mod store;
 pub mod transport;
+pub mod wssec;
 pub mod xml;
