@@ -383,15 +383,12 @@ fn pki_init(dir: &std::path::Path, gateways: &[String], hosts: &[String]) -> Res
             .gateways
             .get(cc)
             .ok_or_else(|| CliError::failed(format!("no certificate generated for {cc}")))?;
-        let pem = std::fs::read(&gw.cert).map_err(CliError::failed)?;
-        let der = rustls_pemfile::certs(&mut pem.as_slice())
-            .next()
-            .ok_or_else(|| CliError::failed("certificate file holds no certificate"))?
-            .map_err(CliError::failed)?;
+        // The TLS and the message-signing certificate: the IR lists both.
+        let fingerprints = gw.fingerprints().map_err(CliError::failed)?;
         aps.push(serde_json::json!({
             "country": cc.as_str(),
             "endpoint_url": url,
-            "cert_fingerprints": [crate::transport::identity::fingerprint(&der)],
+            "cert_fingerprints": fingerprints,
         }));
     }
     let ap_file = dir.join("access-points.json");

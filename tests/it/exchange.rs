@@ -8,6 +8,7 @@ use sedgate::as4::gzip::gzip;
 use sedgate::as4::{build_user_message, MimeWriter, PartType};
 use sedgate::config::Engine;
 use sedgate::transport::{LeafSpec, PkiError};
+use sedgate::wssec::{sign_user_message, AttachmentContent, AttachmentDigest, PrivateKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -60,8 +61,15 @@ async fn delivers_sed_with_attachment_byte_identical(engine: Engine) {
 }
 both_engines!(delivers, delivers_sed_with_attachment_byte_identical);
 
-/// An AS4 message as AT would send it, built with the library: (content type, body).
-fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (String, Vec<u8>) {
+/// An AS4 message as AT would send it, built with the library, signed with `key` when
+/// given: (content type, body).
+pub fn raw_message(
+    message_id: &str,
+    case_id: &str,
+    sender: &str,
+    sed: &[u8],
+    key: Option<&PrivateKey>,
+) -> (String, Vec<u8>) {
     let info = SedHeaderInfo {
         message_id: message_id.parse().unwrap(),
         timestamp: chrono::Utc::now(),
@@ -78,12 +86,25 @@ fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (St
         mime_type: "application/xml".into(),
         part_type: PartType::Sed,
     }];
-    let envelope = build_user_message(&user_message(&info, &refs));
+    let envelope = build_user_message(&user_message(&info, &refs)).xml;
+    let compressed = gzip(sed);
+    let envelope = match key {
+        Some(key) => {
+            let attachments = [AttachmentDigest {
+                content_id: "sed@test",
+                content: AttachmentContent::Bytes(&compressed),
+            }];
+            sign_user_message(&envelope, &attachments, key, chrono::Utc::now())
+                .unwrap()
+                .xml
+        }
+        None => envelope,
+    };
     let writer = MimeWriter::new();
     let mut body = writer.root_head();
-    body.extend_from_slice(&envelope.xml);
+    body.extend_from_slice(&envelope);
     body.extend_from_slice(&writer.part_head("sed@test", "application/gzip"));
-    body.extend_from_slice(&gzip(sed));
+    body.extend_from_slice(&compressed);
     body.extend_from_slice(&writer.close());
     (writer.content_type(), body)
 }
@@ -113,6 +134,7 @@ async fn duplicate_message_id_gets_the_same_receipt(engine: Engine) {
         "case-dup",
         SENDER,
         sed_for("case-dup").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
     let (s1, r1) = post_raw(&client, &gws.no.as4_url(), &ct, body.clone())
         .await
@@ -154,6 +176,7 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
         "case-tls",
         SENDER,
         sed_for("case-tls").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
 
     // A certificate from a CA NO does not trust.
@@ -298,10 +321,12 @@ async fn permanent_refusal_is_dead_lettered_then_redriven(engine: Engine) {
 
     // The operator fixes NO's IR (AT's real certificate) and restarts it, then re-drives.
     let fixed = gws.dir.path().join("aps-fixed.json");
-    let at_fp = crate::gateways::fingerprint_of(&gws.gateway_files("AT").0);
+    let at_fps = gws.pki.gateways[&"AT".parse().unwrap()]
+        .fingerprints()
+        .unwrap();
     std::fs::write(
         &fixed,
-        serde_json::json!([{"country": "AT", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [at_fp]}]).to_string(),
+        serde_json::json!([{"country": "AT", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": at_fps}]).to_string(),
     )
     .unwrap();
     let (ok, out, err) = gws.no.cli(&["ir", "import", fixed.to_str().unwrap()]);

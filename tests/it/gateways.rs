@@ -216,12 +216,17 @@ impl TwoGateways {
         ];
         let pki = DevPki::generate(&dir.path().join("pki"), &countries, &[]).expect("dev PKI");
         let ports = [free_port(), free_port(), free_port(), free_port()];
-        let fp = |cc: &str| fingerprint_of(&pki.gateways[&cc.parse::<CountryCode>().unwrap()].cert);
-        let aps = |at_fp: String| {
+        // Each access point with its TLS and its signing certificate.
+        let fp = |cc: &str| {
+            pki.gateways[&cc.parse::<CountryCode>().unwrap()]
+                .fingerprints()
+                .expect("fingerprints")
+        };
+        let aps = |at_fp: Vec<String>| {
             serde_json::json!([
-                {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": [at_fp]},
-                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": [fp("NO")]},
-                {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [fp("SE")]},
+                {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": at_fp},
+                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": fp("NO")},
+                {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": fp("SE")},
             ])
         };
         let at_ap = dir.path().join("aps-at.json");
@@ -230,7 +235,7 @@ impl TwoGateways {
         let at_fp_for_no = if options.no_trusts_at {
             fp("AT")
         } else {
-            "ab".repeat(32)
+            vec!["ab".repeat(32)]
         };
         std::fs::write(&no_ap, aps(at_fp_for_no).to_string()).unwrap();
 
@@ -413,6 +418,21 @@ impl TwoGateways {
             },
         )
         .expect("client")
+    }
+
+    /// The WS-Security signing key (with its certificate) of `cc`'s gateway.
+    pub fn signing_key(&self, cc: &str) -> sedgate::wssec::PrivateKey {
+        let g = &self.pki.gateways[&cc.parse::<CountryCode>().unwrap()];
+        let cert = std::fs::read(&g.sign_cert).expect("signing cert");
+        let der = rustls_pemfile::certs(&mut cert.as_slice())
+            .next()
+            .expect("a cert")
+            .expect("pem");
+        sedgate::wssec::PrivateKey::from_pkcs8_pem(
+            &std::fs::read_to_string(&g.sign_key).expect("signing key"),
+            &der,
+        )
+        .expect("signing key")
     }
 
     pub fn gateway_files(&self, cc: &str) -> (PathBuf, PathBuf) {

@@ -344,6 +344,7 @@ fn inbound(id: &str, receipt: &[u8]) -> InboundMessage {
         peer_country: "NO".parse().unwrap(),
         parts: o.parts,
         receipt: receipt.to_vec(),
+        evidence: None,
         now: Utc::now(),
     }
 }
