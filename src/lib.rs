@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod evidence;
 pub mod inbound;
 pub mod ir;
 pub mod ops;

@@ -49,7 +49,7 @@ struct Prepared {
     body: ByteStream,
     /// What we signed (`None` when not signing): the receipt must list these references.
     signed: Option<SignedEnvelope>,
-    /// The SOAP envelope exactly as sent (signed, and encrypted when encrypting).
+    /// The signed SOAP envelope (before encryption, when encrypting).
     envelope: Vec<u8>,
 }
 
@@ -217,7 +217,40 @@ impl As4Sender {
         ))
     }
 
-    async fn body(&self, item: &OutboxItem) -> Result<Prepared, String> {
+    /// The envelope signed for an earlier attempt. A resend must be that very envelope: the
+    /// receiver answers a MessageId it has seen with the receipt it gave then, whose NRI lists
+    /// the references of the first envelope.
+    async fn earlier_signature(&self, item: &OutboxItem) -> Option<SignedEnvelope> {
+        let records = self.store.evidence(&item.message.id).await.ok()?;
+        let sent = records
+            .into_iter()
+            .find(|e| e.direction == Direction::Outbound)?;
+        let references = wssec::claimed_references(&sent.envelope).ok()?;
+        Some(SignedEnvelope {
+            xml: sent.envelope,
+            references,
+            signature_value: Vec::new(),
+        })
+    }
+
+    /// Keeps the signed envelope before it is sent (for resends and as evidence).
+    async fn record_sent(&self, item: &OutboxItem, signed: &SignedEnvelope) -> Result<(), SendResult> {
+        self.store
+            .record_evidence(&Evidence {
+                message_id: item.message.id.clone(),
+                direction: Direction::Outbound,
+                envelope: signed.xml.clone(),
+                references: evidence_references(&signed.references),
+                receipt: None,
+                peer_cert: None,
+                verification: "sent, no receipt yet".into(),
+                at: Utc::now(),
+            })
+            .await
+            .map_err(|e| SendResult::Transport(format!("storing the signed envelope: {e}")))
+    }
+
+    async fn body(&self, item: &OutboxItem) -> Result<Prepared, SendResult> {
         let m = &item.message;
         let refs: Vec<PayloadRef> = item
             .parts
@@ -244,13 +277,24 @@ impl As4Sender {
         };
         let envelope = build_user_message(&eessi::user_message(&info, &refs)).xml;
         let (envelope, signed) = if self.security.sign {
-            let signed = self.sign(item, envelope).await?;
+            let signed = match self.earlier_signature(item).await {
+                Some(signed) => signed,
+                None => {
+                    let signed = self.sign(item, envelope).await.map_err(SendResult::Rejected)?;
+                    self.record_sent(item, &signed).await?;
+                    signed
+                }
+            };
             (signed.xml.clone(), Some(signed))
         } else {
             (envelope, None)
         };
         if self.security.encrypt {
-            let (content_type, body, envelope) = self.encrypted_body(item, &envelope).await?;
+            let (content_type, body, _) = self
+                .encrypted_body(item, &envelope)
+                .await
+                .map_err(SendResult::Rejected)?;
+            // The evidence is the signed envelope; encryption only wraps it for transport.
             return Ok(Prepared {
                 content_type,
                 body,
@@ -264,13 +308,16 @@ impl As4Sender {
             Ok(Bytes::from(envelope.clone())),
         ]))];
         for part in &item.parts {
-            let data = self.payload(&part.hash).await?;
+            let data = self
+                .payload(&part.hash)
+                .await
+                .map_err(SendResult::Rejected)?;
             let head = Bytes::from(writer.part_head(&part.content_id, "application/gzip"));
             pieces.push(Box::pin(futures::stream::once(async move { Ok(head) })));
             pieces.push(
                 gzip_stream(data)
                     .await
-                    .map_err(|e| format!("payload {}: {e}", part.hash))?,
+                    .map_err(|e| SendResult::Rejected(format!("payload {}: {e}", part.hash)))?,
             );
         }
         let close = Bytes::from(writer.close());
@@ -363,8 +410,8 @@ impl Transmitter for As4Sender {
             envelope,
         } = match self.body(item).await {
             Ok(p) => p,
-            // A missing payload will not appear by retrying.
-            Err(e) => return SendResult::Rejected(e),
+            // A missing payload will not appear by retrying (Rejected); a database hiccup may.
+            Err(result) => return result,
         };
         let client = match self.client.client() {
             Ok(c) => c,

@@ -136,6 +136,9 @@ pub struct TwoGateways {
 pub struct GatewayOptions {
     /// When false, NO's IR does not list AT's certificate: NO refuses AT's messages.
     pub no_trusts_at: bool,
+    /// When false, AT's IR lists only NO's TLS certificate, not its signing certificate:
+    /// AT refuses NO's signed receipts.
+    pub at_knows_no_signer: bool,
     pub max_attempts: u32,
 }
 
@@ -143,6 +146,7 @@ impl Default for GatewayOptions {
     fn default() -> Self {
         Self {
             no_trusts_at: true,
+            at_knows_no_signer: true,
             max_attempts: 20,
         }
     }
@@ -222,22 +226,27 @@ impl TwoGateways {
                 .fingerprints()
                 .expect("fingerprints")
         };
-        let aps = |at_fp: Vec<String>| {
+        let aps = |at_fp: Vec<String>, no_fp: Vec<String>| {
             serde_json::json!([
                 {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": at_fp},
-                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": fp("NO")},
+                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": no_fp},
                 {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": fp("SE")},
             ])
         };
         let at_ap = dir.path().join("aps-at.json");
-        std::fs::write(&at_ap, aps(fp("AT")).to_string()).unwrap();
+        let no_fp_for_at = if options.at_knows_no_signer {
+            fp("NO")
+        } else {
+            fp("NO")[..1].to_vec()
+        };
+        std::fs::write(&at_ap, aps(fp("AT"), no_fp_for_at).to_string()).unwrap();
         let no_ap = dir.path().join("aps-no.json");
         let at_fp_for_no = if options.no_trusts_at {
             fp("AT")
         } else {
             vec!["ab".repeat(32)]
         };
-        std::fs::write(&no_ap, aps(at_fp_for_no).to_string()).unwrap();
+        std::fs::write(&no_ap, aps(at_fp_for_no, fp("NO")).to_string()).unwrap();
 
         let at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
         let no_db = fresh_database_url(engine, &dir.path().join("no-db")).await;

@@ -2,6 +2,7 @@
 
 mod common;
 mod exchange;
+mod signed;
 mod gateways;
 mod institutions_api;
 mod intake;
