@@ -20,15 +20,6 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-pub fn fingerprint_of(cert_pem_path: &Path) -> String {
-    let pem = std::fs::read(cert_pem_path).expect("read cert");
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .expect("a cert")
-        .expect("pem");
-    sedgate::transport::identity::fingerprint(&der)
-}
-
 pub struct GatewayProcess {
     pub country: &'static str,
     pub config: PathBuf,
@@ -139,6 +130,11 @@ pub struct GatewayOptions {
     /// When false, AT's IR lists only NO's TLS certificate, not its signing certificate:
     /// AT refuses NO's signed receipts.
     pub at_knows_no_signer: bool,
+    /// Where AT sends NO's messages (default: the NO process).
+    pub no_endpoint: Option<String>,
+    /// Appended to AT's configuration (e.g. a `[security]` table); `{pki}` is replaced by
+    /// the directory of the development PKI.
+    pub at_extra_toml: String,
     pub max_attempts: u32,
 }
 
@@ -147,6 +143,8 @@ impl Default for GatewayOptions {
         Self {
             no_trusts_at: true,
             at_knows_no_signer: true,
+            no_endpoint: None,
+            at_extra_toml: String::new(),
             max_attempts: 20,
         }
     }
@@ -193,7 +191,15 @@ seed = ["{seed}", "{ap}"]
 [log]
 format = "json"
 level = "info"
+{extra}
 "#,
+        extra = if country == "AT" {
+            options
+                .at_extra_toml
+                .replace("{pki}", &pki.display().to_string())
+        } else {
+            String::new()
+        },
         data = data.display(),
         pki = pki.display(),
         seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
@@ -226,10 +232,10 @@ impl TwoGateways {
                 .fingerprints()
                 .expect("fingerprints")
         };
-        let aps = |at_fp: Vec<String>, no_fp: Vec<String>| {
+        let aps = |at_fp: Vec<String>, no_fp: Vec<String>, no_url: String| {
             serde_json::json!([
                 {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": at_fp},
-                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": no_fp},
+                {"country": "NO", "endpoint_url": no_url, "cert_fingerprints": no_fp},
                 {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": fp("SE")},
             ])
         };
@@ -239,14 +245,20 @@ impl TwoGateways {
         } else {
             fp("NO")[..1].to_vec()
         };
-        std::fs::write(&at_ap, aps(fp("AT"), no_fp_for_at).to_string()).unwrap();
+        let no_url = format!("https://127.0.0.1:{}/as4", ports[3]);
+        let no_url_for_at = options.no_endpoint.clone().unwrap_or_else(|| no_url.clone());
+        std::fs::write(
+            &at_ap,
+            aps(fp("AT"), no_fp_for_at, no_url_for_at).to_string(),
+        )
+        .unwrap();
         let no_ap = dir.path().join("aps-no.json");
         let at_fp_for_no = if options.no_trusts_at {
             fp("AT")
         } else {
             vec!["ab".repeat(32)]
         };
-        std::fs::write(&no_ap, aps(at_fp_for_no, fp("NO")).to_string()).unwrap();
+        std::fs::write(&no_ap, aps(at_fp_for_no, fp("NO"), no_url).to_string()).unwrap();
 
         let at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
         let no_db = fresh_database_url(engine, &dir.path().join("no-db")).await;

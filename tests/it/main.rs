@@ -6,4 +6,5 @@ mod signed;
 mod gateways;
 mod institutions_api;
 mod intake;
+mod interop_live;
 mod store_suite;
