@@ -431,8 +431,7 @@ async fn evidence_command(
             "no evidence for {id} (not a signed exchange of this gateway)"
         )));
     }
-    let security =
-        crate::transport::MessageSecurity::load(config).map_err(CliError::failed)?;
+    let security = crate::transport::MessageSecurity::load(config).map_err(CliError::failed)?;
     let mut all_verified = true;
     for record in &records {
         let report = crate::evidence::reverify(record, &security).map_err(CliError::failed)?;
@@ -465,7 +464,9 @@ async fn evidence_command(
     if all_verified {
         Ok(())
     } else {
-        Err(CliError::failed(format!("the evidence of {id} does not verify")))
+        Err(CliError::failed(format!(
+            "the evidence of {id} does not verify"
+        )))
     }
 }
 

@@ -635,6 +635,25 @@ impl RawConfig {
     }
 }
 
+impl DatabaseConfig {
+    /// The URL without any password, for messages.
+    pub fn url_for_display(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!(
+                    "{}{}@{}",
+                    &self.url[..scheme_end + 3],
+                    user,
+                    &self.url[at + 1..]
+                )
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,8 +690,8 @@ trust_anchors = "ca.pem"
 
     #[test]
     fn security_defaults_to_signing_with_the_key_next_to_the_tls_certificate() {
-        let cfg = Config::from_toml_str(&GOOD.replace("c.pem", "pki/at/cert.pem"), "at.toml")
-            .unwrap();
+        let cfg =
+            Config::from_toml_str(&GOOD.replace("c.pem", "pki/at/cert.pem"), "at.toml").unwrap();
         assert!(cfg.security.sign && cfg.security.require_signature && !cfg.security.encrypt);
         assert_eq!(
             cfg.signing_files(),
@@ -730,24 +749,5 @@ trust_anchors = "ca.pem"
             err.contains("outbox.retries") && err.contains("unknown"),
             "{err}"
         );
-    }
-}
-
-impl DatabaseConfig {
-    /// The URL without any password, for messages.
-    pub fn url_for_display(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let userinfo = &self.url[scheme_end + 3..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!(
-                    "{}{}@{}",
-                    &self.url[..scheme_end + 3],
-                    user,
-                    &self.url[at + 1..]
-                )
-            }
-            _ => self.url.clone(),
-        }
     }
 }

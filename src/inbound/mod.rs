@@ -43,8 +43,8 @@ use crate::store::{
     BlobWriter, Evidence, EvidenceReference, InboundMessage, InboundOutcome, NewPart,
     PartType as StoredPartType, StoredPayload,
 };
-use crate::wssec::{self, AttachmentContent, AttachmentDigest, Digester, WsSecError};
 use crate::transport::PeerIdentity;
+use crate::wssec::{self, AttachmentContent, AttachmentDigest, Digester, WsSecError};
 use crate::xml::XmlLimits;
 
 /// Most ciphertext one encrypted message may carry: decryption is done in memory.
@@ -60,7 +60,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Why a message was refused: the ebMS error to answer with.
 struct Refusal {
-    error: EbmsError,
+    /// Boxed: a `Result<_, Refusal>` stays small.
+    error: Box<EbmsError>,
     /// A 5xx tells a generic sender to retry (EBMS:0202); other refusals are final.
     status: StatusCode,
 }
@@ -74,7 +75,10 @@ impl Refusal {
         } else {
             StatusCode::BAD_REQUEST
         };
-        Self { error, status }
+        Self {
+            error: Box::new(error),
+            status,
+        }
     }
 }
 
@@ -83,7 +87,7 @@ impl From<&WsSecError> for Refusal {
     fn from(e: &WsSecError) -> Self {
         tracing::info!(error = %e, "WS-Security check failed");
         Refusal {
-            error: e.to_ebms_error(None),
+            error: Box::new(e.to_ebms_error(None)),
             status: StatusCode::BAD_REQUEST,
         }
     }
@@ -98,7 +102,7 @@ impl From<WsSecError> for Refusal {
 impl From<As4Error> for Refusal {
     fn from(e: As4Error) -> Self {
         Refusal {
-            error: EbmsError::from(&e),
+            error: Box::new(EbmsError::from(&e)),
             status: StatusCode::BAD_REQUEST,
         }
     }
@@ -153,7 +157,7 @@ async fn receive(
                     outcome: "error".into(),
                 })
                 .inc();
-            let error = refusal.error.with_ref_to(in_reply_to.as_deref());
+            let error = (*refusal.error).with_ref_to(in_reply_to.as_deref());
             let info =
                 MessageInfo::new(&MessageId::generate(&state.config.party_domain), Utc::now());
             let mut info = info;
@@ -167,7 +171,8 @@ async fn receive(
 enum Sink {
     /// The SED, needed whole for validation.
     Memory(Vec<u8>),
-    Blob(BlobWriter),
+    /// Boxed: a writer is much larger than a buffer handle.
+    Blob(Box<BlobWriter>),
 }
 
 struct IncomingPart {
@@ -181,7 +186,10 @@ struct IncomingPart {
 }
 
 enum PartBody {
-    Plain { gunzip: Gunzip, sink: Sink },
+    Plain {
+        gunzip: Box<Gunzip>,
+        sink: Sink,
+    },
     /// Ciphertext, decrypted once the whole message has arrived.
     Encrypted {
         content_type: Option<String>,
@@ -199,12 +207,12 @@ struct InboundSecurity {
 
 impl InboundSecurity {
     fn digester_for(&self, content_id: &str) -> Result<(Digester, Vec<u8>), Refusal> {
-        let (alg, value) =
-            self.expected
-                .get(content_id)
-                .ok_or_else(|| WsSecError::NotSigned {
-                    element: format!("MIME part <{content_id}>"),
-                })?;
+        let (alg, value) = self
+            .expected
+            .get(content_id)
+            .ok_or_else(|| WsSecError::NotSigned {
+                element: format!("MIME part <{content_id}>"),
+            })?;
         Ok((Digester::new(*alg), value.clone()))
     }
 
@@ -276,8 +284,7 @@ fn verify_signed(
         })
         .collect();
     let now = Utc::now();
-    let verified =
-        wssec::verify_envelope(soap, &attachments, &wssec::VerifyOptions::at(now, &[]))?;
+    let verified = wssec::verify_envelope(soap, &attachments, &wssec::VerifyOptions::at(now, &[]))?;
     let signer = match sender_country {
         Some(country) => {
             state
@@ -366,7 +373,7 @@ fn authorise_peer(
     let index = state.ir();
     let allowed = index
         .access_point(&country)
-        .is_some_and(|ap| ap.cert_fingerprints.iter().any(|f| *f == peer.fingerprint));
+        .is_some_and(|ap| ap.cert_fingerprints.contains(&peer.fingerprint));
     if !allowed {
         return Err(Refusal::new(
             EbmsCode::Other,
@@ -444,7 +451,9 @@ async fn finish_part(
         body,
     } = part;
     let PartBody::Plain { gunzip, mut sink } = body else {
-        return Err(delivery_failure("an encrypted part reached the payload store"));
+        return Err(delivery_failure(
+            "an encrypted part reached the payload store",
+        ));
     };
     if let Some((digester, expected)) = digest {
         if digester.finish() != expected {
@@ -601,10 +610,10 @@ fn new_part(
         digest,
         failed: None,
         body: PartBody::Plain {
-            gunzip: Gunzip::new(GzipLimits {
+            gunzip: Box::new(Gunzip::new(GzipLimits {
                 max_output_bytes: state.config.as4.max_message_bytes.max(sed_cap),
                 ..GzipLimits::default()
-            }),
+            })),
             sink,
         },
     })
@@ -614,7 +623,9 @@ async fn sink_for(state: &AppState, reference: &PayloadRef) -> Result<Sink, Refu
     Ok(if reference.part_type == PartType::Sed {
         Sink::Memory(Vec::new())
     } else {
-        Sink::Blob(state.store.blob_writer().await.map_err(delivery_failure)?)
+        Sink::Blob(Box::new(
+            state.store.blob_writer().await.map_err(delivery_failure)?,
+        ))
     })
 }
 
@@ -625,9 +636,10 @@ async fn decrypt_parts(
     security: &InboundSecurity,
     sed_cap: u64,
 ) -> Result<(), Refusal> {
-    let key = state.security.key().ok_or_else(|| {
-        Refusal::from(WsSecError::Decryption("no private key configured".into()))
-    })?;
+    let key = state
+        .security
+        .key()
+        .ok_or_else(|| Refusal::from(WsSecError::Decryption("no private key configured".into())))?;
     let parts = std::mem::take(&mut run.encrypted);
     let attachments: Vec<crate::as4::Attachment> = parts
         .iter()
@@ -638,16 +650,17 @@ async fn decrypt_parts(
         })
         .collect();
     let root = run.root.clone();
-    let decrypted = tokio::task::spawn_blocking(move || {
-        wssec::decrypt_attachments(&root, &attachments, &key)
-    })
-    .await
-    .map_err(delivery_failure)??;
+    let decrypted =
+        tokio::task::spawn_blocking(move || wssec::decrypt_attachments(&root, &attachments, &key))
+            .await
+            .map_err(delivery_failure)??;
     for (reference, _, _) in parts {
         let plain = decrypted
             .iter()
             .find(|d| d.content_id.as_deref() == Some(reference.content_id.as_str()))
-            .ok_or_else(|| WsSecError::Decryption(format!("part {} not decrypted", reference.content_id)))?;
+            .ok_or_else(|| {
+                WsSecError::Decryption(format!("part {} not decrypted", reference.content_id))
+            })?;
         let sink = sink_for(state, &reference).await?;
         let mut part = new_part(state, reference, Some(security), sink, sed_cap)?;
         if let Err(refusal) = write_part(&mut part, &plain.body, sed_cap).await {

@@ -234,7 +234,11 @@ impl As4Sender {
     }
 
     /// Keeps the signed envelope before it is sent (for resends and as evidence).
-    async fn record_sent(&self, item: &OutboxItem, signed: &SignedEnvelope) -> Result<(), SendResult> {
+    async fn record_sent(
+        &self,
+        item: &OutboxItem,
+        signed: &SignedEnvelope,
+    ) -> Result<(), SendResult> {
         self.store
             .record_evidence(&Evidence {
                 message_id: item.message.id.clone(),
@@ -280,7 +284,10 @@ impl As4Sender {
             let signed = match self.earlier_signature(item).await {
                 Some(signed) => signed,
                 None => {
-                    let signed = self.sign(item, envelope).await.map_err(SendResult::Rejected)?;
+                    let signed = self
+                        .sign(item, envelope)
+                        .await
+                        .map_err(SendResult::Rejected)?;
                     self.record_sent(item, &signed).await?;
                     signed
                 }

@@ -445,10 +445,8 @@ fn ca_params(
 /// A stored leaf can be reused: issued by the CA, matching its (RSA when `rsa`) key, 30 days
 /// to run, the key file private.
 fn leaf_is_valid(cert_path: &Path, key_path: &Path, ca_der: &[u8], rsa: bool) -> bool {
-    let (Ok(cert_pem), Ok(key_pem)) = (
-        std::fs::read(cert_path),
-        std::fs::read_to_string(key_path),
-    ) else {
+    let (Ok(cert_pem), Ok(key_pem)) = (std::fs::read(cert_path), std::fs::read_to_string(key_path))
+    else {
         return false;
     };
     let key = if rsa {

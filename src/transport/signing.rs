@@ -47,7 +47,9 @@ pub enum SigningError {
 pub enum SignerRefusal {
     #[error("signer certificate does not chain to a trust anchor: {0}")]
     Chain(String),
-    #[error("signer certificate {fingerprint} is not registered for the access point of {country}")]
+    #[error(
+        "signer certificate {fingerprint} is not registered for the access point of {country}"
+    )]
     NotInIr {
         fingerprint: String,
         country: CountryCode,
@@ -121,12 +123,11 @@ impl MessageSecurity {
         };
         let mut anchors = Vec::new();
         for der in read_certs(&self.trust_anchors)? {
-            let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| {
-                SigningError::TrustAnchor {
+            let anchor =
+                webpki::anchor_from_trusted_cert(&der).map_err(|e| SigningError::TrustAnchor {
                     path: self.trust_anchors.clone(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
             anchors.push(anchor.to_owned());
         }
         let crls = read_crls(&self.crl_paths)?
@@ -167,12 +168,10 @@ impl MessageSecurity {
         };
         let key_pem = read(&self.sign_key)?;
         let cert = read_certs(&self.sign_cert)?;
-        PrivateKey::from_pkcs8_pem(&key_pem, cert[0].as_ref()).map_err(|source| {
-            SigningError::Key {
-                key: self.sign_key.clone(),
-                cert: self.sign_cert.clone(),
-                source,
-            }
+        PrivateKey::from_pkcs8_pem(&key_pem, cert[0].as_ref()).map_err(|source| SigningError::Key {
+            key: self.sign_key.clone(),
+            cert: self.sign_cert.clone(),
+            source,
         })
     }
 
@@ -224,7 +223,7 @@ impl MessageSecurity {
         let fp = fingerprint(cert_der);
         let listed = ir
             .access_point(country)
-            .is_some_and(|ap| ap.cert_fingerprints.iter().any(|f| *f == fp));
+            .is_some_and(|ap| ap.cert_fingerprints.contains(&fp));
         if listed {
             Ok(())
         } else {
@@ -237,7 +236,11 @@ impl MessageSecurity {
 
     /// The certificate to encrypt for `country`: one of `encrypt_certs` whose fingerprint the
     /// IR lists for that country's access point.
-    pub fn encryption_certificate(&self, country: &CountryCode, ir: &IrIndex) -> Option<Certificate> {
+    pub fn encryption_certificate(
+        &self,
+        country: &CountryCode,
+        ir: &IrIndex,
+    ) -> Option<Certificate> {
         let ap = ir.access_point(country)?;
         self.material
             .load()

@@ -246,7 +246,10 @@ impl TwoGateways {
             fp("NO")[..1].to_vec()
         };
         let no_url = format!("https://127.0.0.1:{}/as4", ports[3]);
-        let no_url_for_at = options.no_endpoint.clone().unwrap_or_else(|| no_url.clone());
+        let no_url_for_at = options
+            .no_endpoint
+            .clone()
+            .unwrap_or_else(|| no_url.clone());
         std::fs::write(
             &at_ap,
             aps(fp("AT"), no_fp_for_at, no_url_for_at).to_string(),

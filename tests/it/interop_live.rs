@@ -205,7 +205,11 @@ async fn peer_endpoint(
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_else(|| serde_json::json!({ "stderr": err }));
-        (ok, std::fs::read(out.join("signal.xml")).unwrap_or_default(), result)
+        (
+            ok,
+            std::fs::read(out.join("signal.xml")).unwrap_or_default(),
+            result,
+        )
     })
     .await
     .unwrap();

@@ -2,9 +2,9 @@
 
 mod common;
 mod exchange;
-mod signed;
 mod gateways;
 mod institutions_api;
 mod intake;
 mod interop_live;
+mod signed;
 mod store_suite;

@@ -28,7 +28,10 @@ async fn signed_delivery_keeps_evidence_that_verifies_again(engine: Engine) {
         .at
         .cli(&["evidence", &id, "--out", out.to_str().unwrap()]);
     assert!(ok, "{stdout}{err}");
-    assert!(stdout.contains(&format!("{id} (out): verified")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{id} (out): verified")),
+        "{stdout}"
+    );
     let envelope = std::fs::read_to_string(out.join("out/envelope.xml")).unwrap();
     assert!(
         envelope.contains("<wsse:Security") && envelope.contains(&id),
@@ -40,8 +43,7 @@ async fn signed_delivery_keeps_evidence_that_verifies_again(engine: Engine) {
         "{receipt}"
     );
     let report: Value =
-        serde_json::from_slice(&std::fs::read(out.join("out/verification.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("out/verification.json")).unwrap()).unwrap();
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["recorded_verification"], "verified");
     assert_eq!(
@@ -53,7 +55,11 @@ async fn signed_delivery_keeps_evidence_that_verifies_again(engine: Engine) {
         "CN=sedgate NO signing, O=sedgate"
     );
     // Messaging, Body, SED and attachment.
-    assert_eq!(report["references"].as_array().unwrap().len(), 4, "{report}");
+    assert_eq!(
+        report["references"].as_array().unwrap().len(),
+        4,
+        "{report}"
+    );
 
     // NO, the receiver: the message as received and the receipt it answered.
     let (ok, stdout, err) = gws.no.cli(&["evidence", &id]);
@@ -70,7 +76,10 @@ async fn signed_delivery_keeps_evidence_that_verifies_again(engine: Engine) {
     let at_report: Value = serde_json::from_str(&at_json).unwrap();
     assert_eq!(at_report["receipt_signer"], report["receipt_signer"]);
 }
-both_engines!(signed_delivery, signed_delivery_keeps_evidence_that_verifies_again);
+both_engines!(
+    signed_delivery,
+    signed_delivery_keeps_evidence_that_verifies_again
+);
 
 /// Flips one byte of `body` at the first occurrence of `marker` (+ offset).
 fn flip(body: &[u8], marker: &[u8], offset: usize) -> Vec<u8> {
@@ -136,9 +145,7 @@ async fn refuses_tampered_unsigned_and_unlisted_signatures(engine: Engine) {
         &sed,
         None,
     );
-    let (status, answer) = post_raw(&client, &url, &ct_plain, unsigned)
-        .await
-        .unwrap();
+    let (status, answer) = post_raw(&client, &url, &ct_plain, unsigned).await.unwrap();
     assert_eq!(status, 400);
     refused(&answer, "EBMS:0103");
 
