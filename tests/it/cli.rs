@@ -54,18 +54,27 @@ fn config_errors_name_key_and_file_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = sedgate(&dir.path().join("missing.toml"), &["migrate"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("missing.toml") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("missing.toml") && err.contains("does not exist"),
+        "{err}"
+    );
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[gateway]\ncountry = \"XX\"\nparty_domain = \"x\"\ndata_dir = \"d\"\n[database]\nurl = \"sqlite://x.db\"\n[api]\nlisten = \"127.0.0.1:1\"\n[as4]\nlisten = \"127.0.0.1:2\"\n[tls]\ncert = \"c\"\nkey = \"k\"\ntrust_anchors = \"t\"\n").unwrap();
     let (code, _, err) = sedgate(&bad, &["migrate"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("gateway.country") && err.contains("bad.toml"), "{err}");
+    assert!(
+        err.contains("gateway.country") && err.contains("bad.toml"),
+        "{err}"
+    );
 
     std::fs::write(&bad, "[gateway]\ncountry = \"AT\"\n").unwrap();
     let (code, _, err) = sedgate(&bad, &["migrate"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("gateway.party_domain") && err.contains("missing"), "{err}");
+    assert!(
+        err.contains("gateway.party_domain") && err.contains("missing"),
+        "{err}"
+    );
 }
 
 async fn imports_public_ir_formats_idempotently(engine: Engine) {
@@ -74,7 +83,10 @@ async fn imports_public_ir_formats_idempotently(engine: Engine) {
     let orgs = repo_path("seed/institutions/Organisations.csv");
     let (code, out, err) = sedgate(&cfg, &["ir", "import", orgs.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("7455 records") && out.contains("added 7455"), "{out}");
+    assert!(
+        out.contains("7455 records") && out.contains("added 7455"),
+        "{out}"
+    );
     let (code, out, _) = sedgate(&cfg, &["ir", "import", orgs.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(out.contains("added 0, updated 0, unchanged 7455"), "{out}");
@@ -86,7 +98,21 @@ async fn imports_public_ir_formats_idempotently(engine: Engine) {
     assert_eq!(code, 0);
     assert!(out.contains("unchanged 248"), "{out}");
 
-    let (code, out, _) = sedgate(&cfg, &["ir", "search", "--country", "NO", "--buc", "P_BUC_01", "--role", "CounterParty", "--limit", "100"]);
+    let (code, out, _) = sedgate(
+        &cfg,
+        &[
+            "ir",
+            "search",
+            "--country",
+            "NO",
+            "--buc",
+            "P_BUC_01",
+            "--role",
+            "CounterParty",
+            "--limit",
+            "100",
+        ],
+    );
     assert_eq!(code, 0);
     assert!(out.contains("NO:NAVAT07"), "{out}");
     assert!(!out.contains("AT:"), "{out}");
@@ -98,7 +124,10 @@ async fn imports_public_ir_formats_idempotently(engine: Engine) {
     let bad = repo_path("tests/fixtures/ir/bad-organisations.csv");
     let (code, _, err) = sedgate(&cfg, &["ir", "import", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains("line 2") && err.contains("AT9900") && err.contains("nothing imported"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("AT9900") && err.contains("nothing imported"),
+        "{err}"
+    );
     assert!(err.contains("XX") && err.contains("duplicate"), "{err}");
     let (_, out, _) = sedgate(&cfg, &["ir", "search", "--country", "AT", "-q", "AT:0200"]);
     assert!(out.contains("0 of 0"), "{out}");
@@ -107,7 +136,10 @@ async fn imports_public_ir_formats_idempotently(engine: Engine) {
     assert_eq!(code, 1);
     assert!(err.contains("line"), "{err}");
     // --skip-invalid imports the good rows only.
-    let (code, out, err) = sedgate(&cfg, &["ir", "import", "--skip-invalid", bad.to_str().unwrap()]);
+    let (code, out, err) = sedgate(
+        &cfg,
+        &["ir", "import", "--skip-invalid", bad.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rejected 6"), "{out}");
     let (code, out, _) = sedgate(&cfg, &["audit", "verify"]);
