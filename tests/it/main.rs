@@ -7,4 +7,5 @@ mod exchange;
 mod gateways;
 mod institutions_api;
 mod intake;
+mod outbox;
 mod store_suite;
