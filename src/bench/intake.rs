@@ -217,6 +217,8 @@ pub async fn run(base: &Config, args: &IntakeArgs) -> Result<(), BenchError> {
         )
         .await?;
     let token: Arc<str> = Arc::from(token);
+    // reqwest is built without a default TLS provider; plain HTTP still needs one set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
