@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -17,8 +18,14 @@ use crate::ir::importer::import_file;
 use crate::ir::index::IrIndex;
 use crate::ops;
 use crate::ops::metrics::{HttpMetricsLayer, Metrics};
+use crate::outbox::as4_sender::As4Sender;
+use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
+use crate::transport::{
+    serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions, TlsReloader,
+    TlsSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -42,6 +49,8 @@ pub enum StartError {
     Catalogue(#[from] crate::sed::CatalogueError),
     #[error("IR seed: {0}")]
     Seed(#[from] crate::ir::importer::ImportFileError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::transport::TlsError),
     #[error("{0}")]
     Other(String),
 }
@@ -86,6 +95,9 @@ async fn seed_ir(state: &AppState) -> Result<(), StartError> {
 pub struct Application {
     state: AppState,
     api_listener: TcpListener,
+    as4_listener: TcpListener,
+    tls: Arc<TlsReloader>,
+    listener_stats: Arc<ListenerStats>,
 }
 
 impl Application {
@@ -105,14 +117,32 @@ impl Application {
         };
         seed_ir(&state).await?;
         state.reload_ir().await?;
+        let tls = Arc::new(TlsReloader::new(tls_settings(&state.config))?);
         let addr = state.config.api.listen;
         let api_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = state.config.as4.listen;
+        let as4_listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Application {
             state,
             api_listener,
+            as4_listener,
+            tls,
+            listener_stats: Arc::new(ListenerStats::default()),
         })
+    }
+
+    pub fn as4_addr(&self) -> SocketAddr {
+        self.as4_listener
+            .local_addr()
+            .unwrap_or(self.state.config.as4.listen)
+    }
+
+    pub fn tls(&self) -> Arc<TlsReloader> {
+        self.tls.clone()
     }
 
     pub fn state(&self) -> &AppState {
@@ -125,20 +155,130 @@ impl Application {
             .unwrap_or(self.state.config.api.listen)
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests and stops the
+    /// outbox between two sends.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let router = api_router(self.state.clone());
-        tracing::info!(api = %self.api_addr(), country = %self.state.config.country, "sedgate serving");
-        axum::serve(self.api_listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| StartError::Other(format!("API server: {e}")))?;
-        self.state.store.close().await;
-        Ok(())
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let state = self.state.clone();
+        tracing::info!(
+            api = %self.api_addr(),
+            as4 = %self.as4_addr(),
+            country = %state.config.country,
+            engine = ?state.store.engine(),
+            "sedgate serving"
+        );
+
+        let as4_server = {
+            let mut stop = stop_rx.clone();
+            let options = ServeOptions {
+                max_connections: state.config.as4.max_connections,
+                stats: self.listener_stats.clone(),
+                ..ServeOptions::default()
+            };
+            tokio::spawn(serve_tls(
+                self.as4_listener,
+                self.tls.clone(),
+                as4_router(state.clone()),
+                options,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ))
+        };
+
+        let dispatcher = if state.config.outbox.enabled {
+            let client = OutboundClient::new(
+                self.tls.clone(),
+                OutboundTimeouts {
+                    connect: Duration::from_secs(10),
+                    request: state.config.outbox.send_timeout,
+                },
+            )
+            .map_err(|e| StartError::Other(format!("outbound TLS client: {e}")))?;
+            let sender = As4Sender {
+                client,
+                store: state.store.clone(),
+                ir: state.ir.clone(),
+                pmode: state.config.as4.pmode.clone(),
+            };
+            let dispatcher = Dispatcher::new(
+                state.store.clone(),
+                Arc::new(sender),
+                state.config.outbox.clone(),
+                state.metrics.clone(),
+                state.outbox_wake.clone(),
+            );
+            Some(tokio::spawn(dispatcher.run(stop_rx.clone())))
+        } else {
+            None
+        };
+
+        let reload = tokio::spawn(reload_on_sighup(self.tls.clone()));
+        let api = axum::serve(self.api_listener, api_router(state.clone()))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        reload.abort();
+        let _ = as4_server.await;
+        if let Some(d) = dispatcher {
+            let _ = d.await;
+        }
+        state.store.close().await;
+        api.map_err(|e| StartError::Other(format!("API server: {e}")))
     }
+}
+
+pub fn tls_settings(config: &Config) -> TlsSettings {
+    TlsSettings {
+        cert_path: config.tls.cert.clone(),
+        key_path: config.tls.key.clone(),
+        trust_anchors_path: config.tls.trust_anchors.clone(),
+        crl_paths: config.tls.crls.clone(),
+        handshake_timeout: config.tls.handshake_timeout,
+    }
+}
+
+/// Re-reads certificates and CRLs on SIGHUP, without a restart.
+async fn reload_on_sighup(tls: Arc<TlsReloader>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("TLS certificates and CRLs reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload failed; keeping the previous configuration")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tls;
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The AS4 router (served over mutual TLS) with tracing and metrics.
+pub fn as4_router(state: AppState) -> Router {
+    let metrics_layer = HttpMetricsLayer {
+        metrics: state.metrics.clone(),
+        listener: "as4",
+    };
+    crate::inbound::router(state)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics_layer,
+            ops::metrics::track,
+        ))
+        .layer(TraceLayer::new_for_http())
 }
 
 /// The back-office and ops router with request ids, tracing and metrics.

@@ -10,6 +10,8 @@ use crate::api::auth::{generate_token, hash_token};
 use crate::app::{self, Application};
 use crate::config::Config;
 use crate::domain::{InstitutionId, MessageId};
+use crate::ir::importer::import_file;
+use crate::ir::{ImportFormat, IrIndex, SearchQuery};
 use crate::ops::telemetry;
 use crate::store::{NewApiClient, Redrive, Store};
 
@@ -51,9 +53,34 @@ pub enum Command {
     /// Audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Development PKI.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Two gateways (AT, NO) in one process exchange a real SED end to end.
+    Demo {
+        /// Working directory (wiped first).
+        #[arg(long, default_value = "data/demo")]
+        dir: PathBuf,
+    },
     /// Benchmarks: XSD validation against Python xmlschema, intake throughput.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCommand {
+    /// Create (or reuse) a development CA, a certificate per gateway, an empty CRL and
+    /// an access-point list with the certificates' fingerprints (for `ir import`).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// COUNTRY=AS4-URL of a gateway, e.g. AT=https://127.0.0.1:8443/as4; repeat.
+        #[arg(long = "gateway", required = true)]
+        gateways: Vec<String>,
+        /// Extra host name for the certificates' SAN; repeat.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +97,9 @@ pub struct IrImportArgs {
     /// Import the good rows even when some are bad.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// organisations-csv, ir-json, access-points-json or access-points-csv (default: detected).
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +179,8 @@ impl CliError {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto backend for the whole process: ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -177,9 +209,24 @@ async fn open(config: &Config) -> Result<Store, CliError> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Commands that need no configuration file.
+    match &cli.command {
+        Command::Pki(PkiCommand::Init {
+            dir,
+            gateways,
+            hosts,
+        }) => return pki_init(dir, gateways, hosts),
+        Command::Demo { dir } => {
+            telemetry::init(crate::config::LogFormat::Human, "warn");
+            let repo = std::env::current_dir().map_err(CliError::failed)?;
+            return crate::demo::run(dir, &repo).await.map_err(CliError::failed);
+        }
+        _ => {}
+    }
     let config = load_config(&cli)?;
     telemetry::init(config.log.format, &config.log.level);
     match cli.command {
+        Command::Pki(_) | Command::Demo { .. } => Ok(()),
         Command::Serve => {
             let application = Application::build(config).await.map_err(CliError::failed)?;
             application
@@ -215,8 +262,151 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn ir_command(_config: &Config, _cmd: IrCommand) -> Result<(), CliError> {
-    Err(CliError::failed("not yet available"))
+async fn ir_command(config: &Config, cmd: IrCommand) -> Result<(), CliError> {
+    match cmd {
+        IrCommand::Import(args) => {
+            let format = args
+                .format
+                .as_deref()
+                .map(str::parse::<ImportFormat>)
+                .transpose()
+                .map_err(CliError::usage)?;
+            let store = open(config).await?;
+            let bar = progress_bar();
+            let progress = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let summary =
+                import_file(&store, &args.file, format, args.skip_invalid, &progress).await;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let summary = summary.map_err(CliError::failed)?;
+            for row in &summary.skipped {
+                eprintln!("skipped {row}");
+            }
+            println!(
+                "{}: {} records ({}): added {}, updated {}, unchanged {}, rejected {}",
+                summary.file,
+                summary.records,
+                summary.format.as_str(),
+                summary.counts.added,
+                summary.counts.updated,
+                summary.counts.unchanged,
+                summary.counts.rejected
+            );
+            Ok(())
+        }
+        IrCommand::Search(args) => {
+            let store = open(config).await?;
+            let index = IrIndex::build(store.load_ir().await.map_err(CliError::failed)?);
+            let query = SearchQuery {
+                country: args
+                    .country
+                    .map(|c| c.parse())
+                    .transpose()
+                    .map_err(|e| CliError::usage(format!("--country: {e}")))?,
+                buc: args
+                    .buc
+                    .map(|b| b.parse())
+                    .transpose()
+                    .map_err(|e| CliError::usage(format!("--buc: {e}")))?,
+                role: args
+                    .role
+                    .map(|r| r.parse())
+                    .transpose()
+                    .map_err(|e| CliError::usage(format!("--role: {e}")))?,
+                q: args.q,
+                on: None,
+                offset: 0,
+                limit: args.limit,
+            };
+            let page = index.search(&query);
+            for inst in &page.items {
+                let name = inst.names.get("en").or_else(|| inst.names.values().next());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    inst.id,
+                    inst.acronym.as_deref().unwrap_or("-"),
+                    if inst.eessi_ready {
+                        "ready"
+                    } else {
+                        "inactive"
+                    },
+                    name.map(String::as_str).unwrap_or("")
+                );
+            }
+            println!(
+                "{} of {} matching institutions",
+                page.items.len(),
+                page.total
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} institutions")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn pki_init(dir: &std::path::Path, gateways: &[String], hosts: &[String]) -> Result<(), CliError> {
+    let mut parsed = Vec::new();
+    for g in gateways {
+        let (cc, url) = g
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--gateway {g:?}: expected COUNTRY=URL")))?;
+        let cc: crate::domain::CountryCode = cc
+            .parse()
+            .map_err(|e| CliError::usage(format!("--gateway {g:?}: {e}")))?;
+        parsed.push((cc, url.to_owned()));
+    }
+    let countries: Vec<_> = parsed.iter().map(|(cc, _)| cc.clone()).collect();
+    let files =
+        crate::transport::DevPki::generate(dir, &countries, hosts).map_err(CliError::failed)?;
+    let mut aps = Vec::new();
+    for (cc, url) in &parsed {
+        let gw = files
+            .gateways
+            .get(cc)
+            .ok_or_else(|| CliError::failed(format!("no certificate generated for {cc}")))?;
+        let pem = std::fs::read(&gw.cert).map_err(CliError::failed)?;
+        let der = rustls_pemfile::certs(&mut pem.as_slice())
+            .next()
+            .ok_or_else(|| CliError::failed("certificate file holds no certificate"))?
+            .map_err(CliError::failed)?;
+        aps.push(serde_json::json!({
+            "country": cc.as_str(),
+            "endpoint_url": url,
+            "cert_fingerprints": [crate::transport::identity::fingerprint(&der)],
+        }));
+    }
+    let ap_file = dir.join("access-points.json");
+    let json = serde_json::to_vec_pretty(&aps).map_err(CliError::failed)?;
+    std::fs::write(&ap_file, json).map_err(CliError::failed)?;
+    println!(
+        "development PKI in {} (CA {}), access points in {}",
+        dir.display(),
+        files.ca_cert.display(),
+        ap_file.display()
+    );
+    for path in &files.written {
+        println!("  wrote {}", path.display());
+    }
+    Ok(())
 }
 
 async fn client_command(config: &Config, cmd: ClientCommand) -> Result<(), CliError> {

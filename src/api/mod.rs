@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cases;
 pub mod catalogue;
 pub mod error;
+pub mod inbox;
 pub mod institutions;
 pub mod messages;
 pub mod openapi;
@@ -57,6 +58,7 @@ impl AppState {
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(institutions::router())
+        .merge(inbox::router())
         .merge(messages::router())
         .merge(cases::router())
         .merge(catalogue::router())

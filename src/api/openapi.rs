@@ -12,6 +12,10 @@ use super::AppState;
     paths(
         super::institutions::search,
         super::institutions::show,
+        super::inbox::list,
+        super::inbox::show,
+        super::inbox::ack,
+        super::inbox::part,
         super::messages::submit,
         super::messages::show,
         super::cases::show,

@@ -10,6 +10,7 @@
 //! `build_receipt`, `build_error` (from `EbmsError::from(&As4Error)`).
 
 pub mod build;
+pub mod eessi;
 pub mod error;
 pub mod gzip;
 pub mod mime;

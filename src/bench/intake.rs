@@ -93,7 +93,11 @@ fn gateway_config(
     config.tls.key = data_dir.join("pki/at/key.pem");
     config.tls.trust_anchors = data_dir.join("pki/ca.pem");
     config.tls.crls = Vec::new();
-    config.tls.generate_dev_pki = true;
+    let at: crate::domain::CountryCode = "AT"
+        .parse()
+        .map_err(|e| BenchError::Setup(format!("{e}")))?;
+    crate::transport::DevPki::generate(&data_dir.join("pki"), &[at], &[])
+        .map_err(|e| BenchError::Setup(format!("dev PKI: {e}")))?;
     config.outbox.enabled = false;
     config.ir_seed = vec![
         base.sed

@@ -101,15 +101,12 @@ struct RawTls {
     crls: Vec<PathBuf>,
     #[serde(default = "default_handshake_timeout", with = "humantime_serde")]
     handshake_timeout: Duration,
-    /// Generate a development PKI into the data directory when the files are missing.
-    #[serde(default)]
-    generate_dev_pki: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbox {
-    /// Off for gateways that only take in (benchmarks, a receive-only node).
+    /// Off for gateways that only receive, and for intake benchmarks.
     #[serde(default = "default_true")]
     enabled: bool,
     #[serde(default = "default_workers")]
@@ -187,6 +184,9 @@ impl Default for RawLog {
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_max_connections() -> u32 {
     8
 }
@@ -210,9 +210,6 @@ fn default_request_timeout() -> Duration {
 }
 fn default_handshake_timeout() -> Duration {
     Duration::from_secs(10)
-}
-fn default_true() -> bool {
-    true
 }
 fn default_workers() -> usize {
     4
@@ -302,12 +299,10 @@ pub struct TlsConfig {
     pub trust_anchors: PathBuf,
     pub crls: Vec<PathBuf>,
     pub handshake_timeout: Duration,
-    pub generate_dev_pki: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
-    /// Whether this node runs the outbox dispatcher.
     pub enabled: bool,
     pub workers: usize,
     pub max_attempts: u32,
@@ -342,9 +337,12 @@ impl Config {
         if !path.is_file() {
             return Err(ConfigError::Missing(path.to_owned()));
         }
-        let figment = Figment::new()
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("SEDGATE_").ignore(&["config"]).split("__"));
+        let figment = Figment::new().merge(Toml::file(path)).merge(
+            // Only SECTION__KEY variables: SEDGATE_CONFIG and other SEDGATE_* names are not keys.
+            Env::prefixed("SEDGATE_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
         Self::from_figment(&figment, path)
     }
 
@@ -528,7 +526,6 @@ impl RawConfig {
                 trust_anchors: self.tls.trust_anchors,
                 crls: self.tls.crls,
                 handshake_timeout: self.tls.handshake_timeout,
-                generate_dev_pki: self.tls.generate_dev_pki,
             },
             outbox: OutboxConfig {
                 enabled: self.outbox.enabled,

@@ -3,6 +3,7 @@
 //!
 //! The loop only waits; one step is `try_dispatch_once`, which tests call directly.
 
+pub mod as4_sender;
 pub mod backoff;
 
 use std::sync::Arc;

@@ -12,7 +12,8 @@ pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub struct TestDb {
     pub store: Store,
     pub url: String,
-    pub dir: tempfile::TempDir,
+    /// Keeps the SQLite file and blobs alive for the test.
+    pub _dir: tempfile::TempDir,
 }
 
 pub async fn fresh_database_url(engine: Engine, dir: &std::path::Path) -> String {
@@ -49,7 +50,11 @@ pub async fn fresh_store(engine: Engine) -> TestDb {
     })
     .await
     .expect("open store");
-    TestDb { store, url, dir }
+    TestDb {
+        store,
+        url,
+        _dir: dir,
+    }
 }
 
 /// The repository root, for seed data and fixtures.
@@ -81,8 +86,8 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub state: sedgate::api::AppState,
-    pub dir: tempfile::TempDir,
-    pub engine: Engine,
+    /// Keeps the data directory alive for the test.
+    pub _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -129,6 +134,9 @@ pub async fn spawn_app_with(engine: Engine, options: SpawnOptions) -> TestApp {
             })
         })
         .collect();
+    let country: sedgate::domain::CountryCode = options.country.parse().unwrap();
+    sedgate::transport::DevPki::generate(&dir.path().join("data/pki"), &[country], &[])
+        .expect("dev PKI");
     let ap_file = dir.path().join("access-points.json");
     std::fs::write(&ap_file, serde_json::to_vec(&aps).unwrap()).unwrap();
     let toml = format!(
@@ -149,6 +157,7 @@ listen = "127.0.0.1:0"
 cert = "{data}/pki/{lower}/cert.pem"
 key = "{data}/pki/{lower}/key.pem"
 trust_anchors = "{data}/pki/ca.pem"
+crls = ["{data}/pki/crl.pem"]
 [ir]
 seed = ["{seed}", "{ap}"]
 {extra}
@@ -179,8 +188,7 @@ seed = ["{seed}", "{ap}"]
         base,
         http: reqwest::Client::new(),
         state,
-        dir,
-        engine,
+        _dir: dir,
         shutdown: Some(tx),
     }
 }

@@ -1,6 +1,8 @@
 //! One integration test binary (faster to link than one per file).
 
 mod common;
+mod exchange;
+mod gateways;
 mod institutions_api;
 mod intake;
 mod store_suite;

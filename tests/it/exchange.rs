@@ -1,0 +1,321 @@
+//! Gateway to gateway over AS4 with mutual TLS: two real `sedgate serve` processes.
+
+use std::time::Duration;
+
+use rand::RngCore;
+use sedgate::as4::eessi::{user_message, PayloadRef, SedHeaderInfo};
+use sedgate::as4::gzip::gzip;
+use sedgate::as4::{build_user_message, MimeWriter, PartType};
+use sedgate::config::Engine;
+use sedgate::transport::{LeafSpec, PkiError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::both_engines;
+use crate::gateways::{sed_for, TwoGateways, RECEIVER, SENDER};
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+async fn delivers_sed_with_attachment_byte_identical(engine: Engine) {
+    let gws = TwoGateways::start(engine).await;
+    let mut attachment = vec![0u8; 1024 * 1024];
+    rand::thread_rng().fill_bytes(&mut attachment);
+    let id = gws.post_sed("case-e2e-1", &attachment).await;
+    let message = gws
+        .wait_state(&id, "delivered", Duration::from_secs(30))
+        .await;
+    let history: Vec<&str> = message["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(history.first(), Some(&"accepted"));
+    assert_eq!(history.last(), Some(&"delivered"));
+
+    let inbox = gws.inbox().await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let item = &inbox[0];
+    assert_eq!(item["id"], id.as_str());
+    assert_eq!(item["sender"], SENDER);
+    assert_eq!(item["receiver"], RECEIVER);
+    assert_eq!(item["case_id"], "case-e2e-1");
+    let sed = gws
+        .download(item["parts"][0]["href"].as_str().unwrap())
+        .await;
+    assert_eq!(sed, sed_for("case-e2e-1").into_bytes());
+    let received = gws
+        .download(item["parts"][1]["href"].as_str().unwrap())
+        .await;
+    assert_eq!(sha256(&received), sha256(&attachment));
+    assert_eq!(item["parts"][1]["sha256"], sha256(&attachment));
+
+    // The receipt is kept as evidence and both audit chains are intact.
+    for gw in [&gws.at, &gws.no] {
+        let (ok, out, err) = gw.cli(&["audit", "verify"]);
+        assert!(ok && out.contains("audit chain intact"), "{out}{err}");
+    }
+}
+both_engines!(delivers, delivers_sed_with_attachment_byte_identical);
+
+/// An AS4 message as AT would send it, built with the library: (content type, body).
+fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (String, Vec<u8>) {
+    let info = SedHeaderInfo {
+        message_id: message_id.parse().unwrap(),
+        timestamp: chrono::Utc::now(),
+        case_id: case_id.parse().unwrap(),
+        buc: "P_BUC_01".parse().unwrap(),
+        sed_type: "P2000".parse().unwrap(),
+        cdm: "4.2".parse().unwrap(),
+        sender: sender.parse().unwrap(),
+        receiver: RECEIVER.parse().unwrap(),
+        pmode: None,
+    };
+    let refs = [PayloadRef {
+        content_id: "sed@test".into(),
+        mime_type: "application/xml".into(),
+        part_type: PartType::Sed,
+    }];
+    let envelope = build_user_message(&user_message(&info, &refs));
+    let writer = MimeWriter::new();
+    let mut body = writer.root_head();
+    body.extend_from_slice(&envelope.xml);
+    body.extend_from_slice(&writer.part_head("sed@test", "application/gzip"));
+    body.extend_from_slice(&gzip(sed));
+    body.extend_from_slice(&writer.close());
+    (writer.content_type(), body)
+}
+
+async fn post_raw(
+    client: &reqwest::Client,
+    url: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> Result<(u16, String), reqwest::Error> {
+    let res = client
+        .post(url)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    Ok((status, res.text().await?))
+}
+
+async fn duplicate_message_id_gets_the_same_receipt(engine: Engine) {
+    let gws = TwoGateways::start(engine).await;
+    let (cert, key) = gws.gateway_files("AT");
+    let client = gws.as4_client(&cert, &key);
+    let (ct, body) = raw_message(
+        "dup-1@at.sedgate.test",
+        "case-dup",
+        SENDER,
+        sed_for("case-dup").as_bytes(),
+    );
+    let (s1, r1) = post_raw(&client, &gws.no.as4_url(), &ct, body.clone())
+        .await
+        .unwrap();
+    let (s2, r2) = post_raw(&client, &gws.no.as4_url(), &ct, body)
+        .await
+        .unwrap();
+    assert_eq!((s1, s2), (200, 200), "{r1}\n{r2}");
+    assert!(
+        r1.contains("Receipt") && r1.contains("dup-1@at.sedgate.test"),
+        "{r1}"
+    );
+    assert_eq!(r1, r2, "a resend must get the very same receipt");
+    assert_eq!(gws.inbox().await.len(), 1);
+}
+both_engines!(duplicate, duplicate_message_id_gets_the_same_receipt);
+
+fn write_leaf(
+    dir: &std::path::Path,
+    name: &str,
+    cert: &sedgate::transport::IssuedCert,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let c = dir.join(format!("{name}.pem"));
+    let k = dir.join(format!("{name}-key.pem"));
+    std::fs::write(&c, &cert.cert_pem).unwrap();
+    std::fs::write(&k, &cert.key_pem).unwrap();
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (c, k)
+}
+
+#[tokio::test]
+async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> {
+    let gws = TwoGateways::start(Engine::Sqlite).await;
+    let url = gws.no.as4_url();
+    let at: sedgate::domain::CountryCode = "AT".parse().unwrap();
+    let (ct, body) = raw_message(
+        "tls-1@at.sedgate.test",
+        "case-tls",
+        SENDER,
+        sed_for("case-tls").as_bytes(),
+    );
+
+    // A certificate from a CA NO does not trust.
+    let foreign_ca = sedgate::transport::DevCa::generate("Some Other CA")?;
+    let (c, k) = write_leaf(
+        gws.dir.path(),
+        "foreign",
+        &foreign_ca.issue(&LeafSpec::gateway(&at, &[]))?,
+    );
+    let refused = post_raw(&gws.as4_client(&c, &k), &url, &ct, body.clone()).await;
+    assert!(refused.is_err(), "unknown CA accepted: {refused:?}");
+
+    // An expired certificate from the right CA.
+    let ca = gws.pki.load_ca().expect("dev CA");
+    let now = chrono::Utc::now();
+    let expired = ca.issue(&LeafSpec::gateway(&at, &[]).valid_between(
+        now - chrono::Duration::days(30),
+        now - chrono::Duration::days(1),
+    ))?;
+    let (c, k) = write_leaf(gws.dir.path(), "expired", &expired);
+    assert!(
+        post_raw(&gws.as4_client(&c, &k), &url, &ct, body.clone())
+            .await
+            .is_err(),
+        "expired accepted"
+    );
+
+    // A certificate revoked in the CRL, picked up by NO on SIGHUP without a restart.
+    let revoked = ca.issue(&LeafSpec::gateway(&at, &[]))?;
+    let (c, k) = write_leaf(gws.dir.path(), "revoked", &revoked);
+    let client = gws.as4_client(&c, &k);
+    // Before revocation the handshake works (NO then refuses the unknown fingerprint).
+    let (status, answer) = post_raw(&client, &url, &ct, body.clone())
+        .await
+        .expect("handshake before revocation");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("EBMS:0004"), "{answer}");
+    let serial = sedgate::transport::pki::serial_of_pem(&revoked.cert_pem).expect("serial");
+    std::fs::write(&gws.pki.crl, ca.crl_pem(&[serial], 2)?).unwrap();
+    gws.no.hangup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // A fresh client: no pooled connection from before.
+        if post_raw(&gws.as4_client(&c, &k), &url, &ct, body.clone())
+            .await
+            .is_err()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revoked certificate still accepted after SIGHUP"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // SE's valid gateway certificate claiming an Austrian sender.
+    let (c, k) = gws.gateway_files("SE");
+    let (status, answer) = post_raw(&gws.as4_client(&c, &k), &url, &ct, body.clone())
+        .await
+        .expect("SE handshake");
+    assert_eq!(status, 400);
+    assert!(
+        answer.contains("EBMS:0004") && answer.contains("not registered"),
+        "{answer}"
+    );
+
+    // Tampered MIME: the gzip of the SED damaged.
+    let (cert, key) = gws.gateway_files("AT");
+    let at_client = gws.as4_client(&cert, &key);
+    let mut damaged = body.clone();
+    let tail = damaged.len() - 80;
+    damaged[tail] ^= 0xff;
+    damaged[tail - 7] ^= 0xff;
+    let (status, answer) = post_raw(&at_client, &url, &ct, damaged).await.unwrap();
+    assert_eq!(status, 400);
+    assert!(answer.contains("EBMS:0303"), "{answer}");
+
+    // Nothing of all this reached the inbox; the good message still does.
+    assert!(gws.inbox().await.is_empty());
+    let (status, answer) = post_raw(&at_client, &url, &ct, body).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(gws.inbox().await.len(), 1);
+    Ok(())
+}
+
+async fn receiver_down_then_up(engine: Engine) {
+    let mut gws = TwoGateways::start(engine).await;
+    gws.no.kill();
+    let id = gws.post_sed("case-outage", b"%PDF-1.4 outage").await;
+    // Wait for at least two failed attempts with backoff.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = gws.message(&id).await;
+        let retries = m["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["state"] == "retry")
+            .count();
+        if retries >= 2 {
+            assert_eq!(m["state"], "sending");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retries recorded: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gws.no.start();
+    gws.no.wait_ready().await;
+    let m = gws
+        .wait_state(&id, "delivered", Duration::from_secs(30))
+        .await;
+    let history = m["history"].as_array().unwrap();
+    assert!(
+        history.iter().any(
+            |e| e["state"] == "retry" && e["detail"].as_str().unwrap().contains("next attempt")
+        ),
+        "{m}"
+    );
+    assert_eq!(gws.inbox().await.len(), 1);
+}
+both_engines!(outage, receiver_down_then_up);
+
+async fn permanent_refusal_is_dead_lettered_then_redriven(engine: Engine) {
+    let mut gws = TwoGateways::start_with(
+        engine,
+        crate::gateways::GatewayOptions {
+            no_trusts_at: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = gws.post_sed("case-dlq", b"%PDF-1.4 dlq").await;
+    let m: Value = gws.wait_state(&id, "failed", Duration::from_secs(30)).await;
+    assert_eq!(m["error_code"], "EBMS:0004", "{m}");
+    let (ok, out, _) = gws.at.cli(&["dlq", "list"]);
+    assert!(ok && out.contains(&id), "{out}");
+    assert!(gws.inbox().await.is_empty());
+
+    // The operator fixes NO's IR (AT's real certificate) and restarts it, then re-drives.
+    let fixed = gws.dir.path().join("aps-fixed.json");
+    let at_fp = crate::gateways::fingerprint_of(&gws.gateway_files("AT").0);
+    std::fs::write(
+        &fixed,
+        serde_json::json!([{"country": "AT", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [at_fp]}]).to_string(),
+    )
+    .unwrap();
+    let (ok, out, err) = gws.no.cli(&["ir", "import", fixed.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    gws.no.kill();
+    gws.no.start();
+    gws.no.wait_ready().await;
+    let (ok, out, err) = gws.at.cli(&["dlq", "redrive", "--all"]);
+    assert!(ok && out.contains(&id), "{out}{err}");
+    gws.wait_state(&id, "delivered", Duration::from_secs(30))
+        .await;
+    assert_eq!(gws.inbox().await.len(), 1);
+}
+both_engines!(
+    dead_letter,
+    permanent_refusal_is_dead_lettered_then_redriven
+);

@@ -1,0 +1,429 @@
+//! Two real `sedgate serve` processes on loopback with mutual TLS: the harness.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sedgate::config::Engine;
+use sedgate::domain::CountryCode;
+use sedgate::transport::{DevPki, DevPkiFiles};
+use serde_json::Value;
+
+use crate::common::{fresh_database_url, install_crypto_provider, repo_path};
+
+pub const SENDER: &str = "AT:0100";
+pub const RECEIVER: &str = "NO:NAVAT07";
+
+/// A free port on 127.0.0.1 (bound, then released for the process to take).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+pub fn fingerprint_of(cert_pem_path: &Path) -> String {
+    let pem = std::fs::read(cert_pem_path).expect("read cert");
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .expect("a cert")
+        .expect("pem");
+    sedgate::transport::identity::fingerprint(&der)
+}
+
+pub struct GatewayProcess {
+    pub country: &'static str,
+    pub config: PathBuf,
+    pub api: String,
+    pub as4_port: u16,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl GatewayProcess {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    pub fn as4_url(&self) -> String {
+        format!("https://127.0.0.1:{}/as4", self.as4_port)
+    }
+
+    /// Runs a CLI command against this gateway's config and returns stdout.
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sedgate"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(repo_path(""))
+            .output()
+            .expect("run sedgate");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::File::create(&self.log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sedgate"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("serve")
+            .current_dir(repo_path(""))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sedgate serve");
+        self.child = Some(child);
+    }
+
+    pub async fn wait_ready(&self) {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(self.url("/readyz")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "gateway {} not ready in 30 s; log:\n{}",
+                    self.country,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: the harshest stop.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGHUP (certificate and CRL reload).
+    pub fn hangup(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct TwoGateways {
+    pub dir: tempfile::TempDir,
+    pub pki: DevPkiFiles,
+    pub at: GatewayProcess,
+    pub no: GatewayProcess,
+    pub at_token: String,
+    pub no_token: String,
+    pub http: reqwest::Client,
+}
+
+pub struct GatewayOptions {
+    /// When false, NO's IR does not list AT's certificate: NO refuses AT's messages.
+    pub no_trusts_at: bool,
+    pub max_attempts: u32,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            no_trusts_at: true,
+            max_attempts: 20,
+        }
+    }
+}
+
+fn write_config(
+    dir: &Path,
+    country: &str,
+    db_url: &str,
+    api_port: u16,
+    as4_port: u16,
+    ap_file: &Path,
+    options: &GatewayOptions,
+) -> PathBuf {
+    let lower = country.to_lowercase();
+    let data = dir.join(&lower);
+    let pki = dir.join("pki");
+    let toml = format!(
+        r#"
+[gateway]
+country = "{country}"
+party_domain = "{lower}.sedgate.test"
+data_dir = "{data}"
+[database]
+url = "{db_url}"
+max_connections = 4
+[api]
+listen = "127.0.0.1:{api_port}"
+[as4]
+listen = "127.0.0.1:{as4_port}"
+[tls]
+cert = "{pki}/{lower}/cert.pem"
+key = "{pki}/{lower}/key.pem"
+trust_anchors = "{pki}/ca.pem"
+crls = ["{pki}/crl.pem"]
+[outbox]
+base_backoff = "100ms"
+max_backoff = "1s"
+poll_interval = "100ms"
+send_timeout = "10s"
+max_attempts = {max_attempts}
+[ir]
+seed = ["{seed}", "{ap}"]
+[log]
+format = "json"
+level = "info"
+"#,
+        data = data.display(),
+        pki = pki.display(),
+        seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
+        ap = ap_file.display(),
+        max_attempts = options.max_attempts,
+    );
+    let path = dir.join(format!("{lower}.toml"));
+    std::fs::write(&path, toml).expect("write config");
+    path
+}
+
+impl TwoGateways {
+    pub async fn start(engine: Engine) -> TwoGateways {
+        Self::start_with(engine, GatewayOptions::default()).await
+    }
+
+    pub async fn start_with(engine: Engine, options: GatewayOptions) -> TwoGateways {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let countries: Vec<CountryCode> = vec![
+            "AT".parse().unwrap(),
+            "NO".parse().unwrap(),
+            "SE".parse().unwrap(),
+        ];
+        let pki = DevPki::generate(&dir.path().join("pki"), &countries, &[]).expect("dev PKI");
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let fp = |cc: &str| fingerprint_of(&pki.gateways[&cc.parse::<CountryCode>().unwrap()].cert);
+        let aps = |at_fp: String| {
+            serde_json::json!([
+                {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": [at_fp]},
+                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": [fp("NO")]},
+                {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [fp("SE")]},
+            ])
+        };
+        let at_ap = dir.path().join("aps-at.json");
+        std::fs::write(&at_ap, aps(fp("AT")).to_string()).unwrap();
+        let no_ap = dir.path().join("aps-no.json");
+        let at_fp_for_no = if options.no_trusts_at {
+            fp("AT")
+        } else {
+            "ab".repeat(32)
+        };
+        std::fs::write(&no_ap, aps(at_fp_for_no).to_string()).unwrap();
+
+        let at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
+        let no_db = fresh_database_url(engine, &dir.path().join("no-db")).await;
+        std::fs::create_dir_all(dir.path().join("at-db")).unwrap();
+        std::fs::create_dir_all(dir.path().join("no-db")).unwrap();
+        let at_cfg = write_config(
+            dir.path(),
+            "AT",
+            &at_db,
+            ports[0],
+            ports[1],
+            &at_ap,
+            &options,
+        );
+        let no_cfg = write_config(
+            dir.path(),
+            "NO",
+            &no_db,
+            ports[2],
+            ports[3],
+            &no_ap,
+            &options,
+        );
+        let mut at = GatewayProcess {
+            country: "AT",
+            config: at_cfg,
+            api: format!("http://127.0.0.1:{}", ports[0]),
+            as4_port: ports[1],
+            log: dir.path().join("at.log"),
+            child: None,
+        };
+        let mut no = GatewayProcess {
+            country: "NO",
+            config: no_cfg,
+            api: format!("http://127.0.0.1:{}", ports[2]),
+            as4_port: ports[3],
+            log: dir.path().join("no.log"),
+            child: None,
+        };
+        let token = |gw: &GatewayProcess, name: &str, inst: &str| {
+            let (ok, out, err) = gw.cli(&["client", "add", "--name", name, "--institution", inst]);
+            assert!(ok, "client add failed: {err}");
+            out.trim().to_owned()
+        };
+        let at_token = token(&at, "pva", SENDER);
+        let no_token = token(&no, "nav", RECEIVER);
+        at.start();
+        no.start();
+        at.wait_ready().await;
+        no.wait_ready().await;
+        TwoGateways {
+            dir,
+            pki,
+            at,
+            no,
+            at_token,
+            no_token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts a P2000 from AT:0100 to NO:NAVAT07 with the given attachment; returns the
+    /// message id.
+    pub async fn post_sed(&self, case_id: &str, attachment: &[u8]) -> String {
+        let sed = sed_for(case_id);
+        let metadata = serde_json::json!({
+            "case_id": case_id, "buc": "P_BUC_01", "sed_type": "P2000", "cdm_version": "4.2",
+            "sender": SENDER, "receivers": [RECEIVER],
+        });
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "metadata",
+                reqwest::multipart::Part::text(metadata.to_string())
+                    .mime_str("application/json")
+                    .unwrap(),
+            )
+            .part(
+                "sed",
+                reqwest::multipart::Part::bytes(sed.into_bytes())
+                    .file_name("P2000.xml")
+                    .mime_str("application/xml")
+                    .unwrap(),
+            )
+            .part(
+                "attachment",
+                reqwest::multipart::Part::bytes(attachment.to_vec())
+                    .file_name("report.pdf")
+                    .mime_str("application/pdf")
+                    .unwrap(),
+            );
+        let res = self
+            .http
+            .post(self.at.url("/api/v1/messages"))
+            .bearer_auth(&self.at_token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("post");
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(status, 202, "{body}");
+        body["messages"][0]["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn message(&self, id: &str) -> Value {
+        self.http
+            .get(self.at.url(&format!("/api/v1/messages/{id}")))
+            .bearer_auth(&self.at_token)
+            .send()
+            .await
+            .expect("get message")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Waits until the message reaches `state` at AT, or panics with its history.
+    pub async fn wait_state(&self, id: &str, state: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let m = self.message(id).await;
+            if m["state"] == state {
+                return m;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "message {id} not {state} within {within:?}: {m}\nAT log:\n{}\nNO log:\n{}",
+                    std::fs::read_to_string(&self.at.log).unwrap_or_default(),
+                    std::fs::read_to_string(&self.no.log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn inbox(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(self.no.url("/api/v1/inbox?include_acked=true&limit=500"))
+            .bearer_auth(&self.no_token)
+            .send()
+            .await
+            .expect("inbox")
+            .json()
+            .await
+            .expect("json");
+        v["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn download(&self, href: &str) -> Vec<u8> {
+        self.http
+            .get(self.no.url(href))
+            .bearer_auth(&self.no_token)
+            .send()
+            .await
+            .expect("download")
+            .bytes()
+            .await
+            .expect("bytes")
+            .to_vec()
+    }
+
+    /// A TLS client presenting `cert`/`key` (PEM files) that trusts the dev CA.
+    pub fn as4_client(&self, cert: &Path, key: &Path) -> reqwest::Client {
+        let settings = sedgate::transport::TlsSettings {
+            cert_path: cert.to_owned(),
+            key_path: key.to_owned(),
+            trust_anchors_path: self.pki.ca_cert.clone(),
+            crl_paths: vec![],
+            handshake_timeout: Duration::from_secs(5),
+        };
+        let config = sedgate::transport::tls::client_config(&settings).expect("client tls config");
+        sedgate::transport::client::build_client(
+            &config,
+            sedgate::transport::OutboundTimeouts {
+                connect: Duration::from_secs(5),
+                request: Duration::from_secs(10),
+            },
+        )
+        .expect("client")
+    }
+
+    pub fn gateway_files(&self, cc: &str) -> (PathBuf, PathBuf) {
+        let g = &self.pki.gateways[&cc.parse::<CountryCode>().unwrap()];
+        (g.cert.clone(), g.key.clone())
+    }
+}
+
+/// The demo P2000 with the given case id.
+pub fn sed_for(case_id: &str) -> String {
+    std::fs::read_to_string(repo_path("seed/demo/P2000-AT-NO.xml"))
+        .expect("demo SED")
+        .replace("{{CASE_ID}}", case_id)
+}
