@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::error::As4Error;
 use super::model::*;
+// The profile's constants, so `as4::eessi` is the one place for EESSI values.
+pub use super::model::eessi::*;
 use crate::domain::{BucType, CaseId, CdmVersion, InstitutionId, MessageId, SedType};
 
 pub const PROP_ORIGINAL_SENDER: &str = "originalSender";

@@ -1,6 +1,8 @@
 //! One integration test binary (faster to link than one per file).
 
+mod cli;
 mod common;
+mod compose;
 mod exchange;
 mod gateways;
 mod institutions_api;
