@@ -78,12 +78,20 @@ pub async fn run(config: &Config, args: &IrArgs) -> Result<(), BenchError> {
     let lookup_ns = per_op_ns(1_000_000, |i| {
         std::hint::black_box(index.get(&ids[(i % n) as usize]));
     });
-    let home: CountryCode = "AT".parse().map_err(|e| BenchError::Setup(format!("{e}")))?;
+    let home: CountryCode = "AT"
+        .parse()
+        .map_err(|e| BenchError::Setup(format!("{e}")))?;
     let query = RouteQuery {
         home_country: home,
-        sender: "AT:0100".parse().map_err(|e| BenchError::Setup(format!("{e}")))?,
-        receiver: "NO:NAVAT07".parse().map_err(|e| BenchError::Setup(format!("{e}")))?,
-        buc: "P_BUC_01".parse().map_err(|e| BenchError::Setup(format!("{e}")))?,
+        sender: "AT:0100"
+            .parse()
+            .map_err(|e| BenchError::Setup(format!("{e}")))?,
+        receiver: "NO:NAVAT07"
+            .parse()
+            .map_err(|e| BenchError::Setup(format!("{e}")))?,
+        buc: "P_BUC_01"
+            .parse()
+            .map_err(|e| BenchError::Setup(format!("{e}")))?,
         receiver_role: Some(BucRole::CounterParty),
         sender_role: Some(BucRole::CaseOwner),
         on: Utc::now(),
@@ -93,8 +101,15 @@ pub async fn run(config: &Config, args: &IrArgs) -> Result<(), BenchError> {
         std::hint::black_box(route(&index, &query).ok());
     });
     let search = SearchQuery {
-        country: Some("NO".parse().map_err(|e| BenchError::Setup(format!("{e}")))?),
-        buc: Some("P_BUC_01".parse().map_err(|e| BenchError::Setup(format!("{e}")))?),
+        country: Some(
+            "NO".parse()
+                .map_err(|e| BenchError::Setup(format!("{e}")))?,
+        ),
+        buc: Some(
+            "P_BUC_01"
+                .parse()
+                .map_err(|e| BenchError::Setup(format!("{e}")))?,
+        ),
         role: Some(BucRole::CounterParty),
         q: None,
         on: None,
@@ -106,7 +121,10 @@ pub async fn run(config: &Config, args: &IrArgs) -> Result<(), BenchError> {
     });
 
     println!("IR benchmark on {engine:?} ({} institutions)", index.len());
-    println!("{:<32} {:>8} {:>12} {:>12}", "import", "records", "first (ms)", "again (ms)");
+    println!(
+        "{:<32} {:>8} {:>12} {:>12}",
+        "import", "records", "first (ms)", "again (ms)"
+    );
     for (file, records, first, again) in &rows {
         println!(
             "{:<32} {:>8} {:>12.1} {:>12.1}",
@@ -116,8 +134,14 @@ pub async fn run(config: &Config, args: &IrArgs) -> Result<(), BenchError> {
             again.as_secs_f64() * 1e3
         );
     }
-    println!("load from database            {:>10.1} ms", load.as_secs_f64() * 1e3);
-    println!("build in-memory index         {:>10.1} ms", build.as_secs_f64() * 1e3);
+    println!(
+        "load from database            {:>10.1} ms",
+        load.as_secs_f64() * 1e3
+    );
+    println!(
+        "build in-memory index         {:>10.1} ms",
+        build.as_secs_f64() * 1e3
+    );
     println!("lookup by id                  {lookup_ns:>10.0} ns");
     println!("routing decision              {route_ns:>10.0} ns");
     println!("search NO + P_BUC_01 + role   {search_ns:>10.0} ns");
