@@ -369,17 +369,38 @@ async fn ping_gets_a_receipt_and_delivers_nothing() {
     um.message_properties.clear();
     let envelope = build_user_message(&um);
     let (cert, key) = gws.gateway_files("AT");
+    let client = gws.as4_client(&cert, &key);
+    // Signatures are required for pings too.
     let (status, answer) = post_raw(
-        &gws.as4_client(&cert, &key),
+        &client,
         &gws.no.as4_url(),
         "application/soap+xml; charset=UTF-8",
-        envelope.xml,
+        envelope.xml.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("EBMS:0103"), "{answer}");
+    let signed = sign_user_message(
+        &envelope.xml,
+        &[],
+        &gws.signing_key("AT"),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let (status, answer) = post_raw(
+        &client,
+        &gws.no.as4_url(),
+        "application/soap+xml; charset=UTF-8",
+        signed.xml,
     )
     .await
     .unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(
-        answer.contains("Receipt") && answer.contains("ping-1@at.sedgate.test"),
+        answer.contains("Receipt")
+            && answer.contains("ping-1@at.sedgate.test")
+            && answer.contains("NonRepudiationInformation"),
         "{answer}"
     );
     assert!(gws.inbox().await.is_empty());
