@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod ir;
 pub mod ops;
 pub mod outbox;
+pub mod render;
 pub mod sed;
 pub mod store;
 pub mod transport;
