@@ -8,6 +8,7 @@ pub mod as4;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod domain;
 pub mod inbound;
