@@ -1,8 +1,11 @@
 //! One integration test binary (faster to link than one per file).
 
+mod browser;
 mod common;
+mod console;
 mod exchange;
 mod gateways;
 mod institutions_api;
 mod intake;
+mod render_api;
 mod store_suite;
