@@ -54,7 +54,9 @@ impl Format {
 
 fn render_error(e: RenderError) -> ApiError {
     match e {
-        RenderError::UnknownLanguage { .. } => ApiError::not_found("unknown_language", e.to_string()),
+        RenderError::UnknownLanguage { .. } => {
+            ApiError::not_found("unknown_language", e.to_string())
+        }
         RenderError::Xml(_) => ApiError::unprocessable("sed_unreadable", e.to_string()),
         RenderError::Template(_) | RenderError::Pdf(_) => ApiError::internal(&e),
     }
@@ -100,12 +102,17 @@ pub async fn render_message(
         Format::Html => "text/html; charset=utf-8",
         Format::Pdf => "application/pdf",
     };
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body)
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
         .into_response();
     if format == Format::Pdf {
         let name = format!("inline; filename=\"{}.pdf\"", message.sed_type);
         if let Ok(v) = HeaderValue::from_str(&name) {
-            response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
         }
     }
     Ok(response)
@@ -128,7 +135,12 @@ pub async fn message(
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
     let format = Format::parse(params.format.as_deref())?;
-    let unknown = || ApiError::not_found("unknown_message", format!("no message {raw} for this client"));
+    let unknown = || {
+        ApiError::not_found(
+            "unknown_message",
+            format!("no message {raw} for this client"),
+        )
+    };
     let id: MessageId = raw.parse().map_err(|_| unknown())?;
     let message = state
         .store

@@ -61,8 +61,7 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 /// Compares secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -128,10 +127,7 @@ impl OperatorAuth {
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = ConsoleError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, ConsoleError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ConsoleError> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ConsoleError::LoginRequired)?;
         let token_hash = hash_token(token);
         let session = state
@@ -163,7 +159,10 @@ mod tests {
     #[test]
     fn reads_one_cookie_among_several() {
         let mut h = HeaderMap::new();
-        h.append(COOKIE, HeaderValue::from_static("a=1; sedgate_console=tok; b=2"));
+        h.append(
+            COOKIE,
+            HeaderValue::from_static("a=1; sedgate_console=tok; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&h, "c"), None);
     }

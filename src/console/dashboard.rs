@@ -105,7 +105,10 @@ fn cert_row(whose: String, id: &identity::PeerIdentity, now: DateTime<Utc>) -> C
     }
 }
 
-pub async fn show(State(state): State<AppState>, op: OperatorAuth) -> Result<Response, ConsoleError> {
+pub async fn show(
+    State(state): State<AppState>,
+    op: OperatorAuth,
+) -> Result<Response, ConsoleError> {
     let now = Utc::now();
     let store = &state.store;
     let mut states = store.message_counts().await?;
@@ -123,7 +126,9 @@ pub async fn show(State(state): State<AppState>, op: OperatorAuth) -> Result<Res
             row.sent += n;
         }
     }
-    let activity = store.activity_since(now - chrono::Duration::hours(1)).await?;
+    let activity = store
+        .activity_since(now - chrono::Duration::hours(1))
+        .await?;
     let latencies = &activity.delivery_latencies_ms;
     let show_ms = |v: Option<i64>| v.map(duration).unwrap_or_else(|| "–".to_owned());
     let activity_view = ActivityView {
@@ -161,7 +166,11 @@ pub async fn show(State(state): State<AppState>, op: OperatorAuth) -> Result<Res
     let mut certificates: Vec<CertRow> = own
         .iter()
         .map(|c| cert_row(format!("this gateway ({})", state.config.country), c, now))
-        .chain(anchors.iter().map(|c| cert_row("trust anchor".to_owned(), c, now)))
+        .chain(
+            anchors
+                .iter()
+                .map(|c| cert_row("trust anchor".to_owned(), c, now)),
+        )
         .collect();
     let index = state.ir();
     let mut unknown = Vec::new();

@@ -42,12 +42,21 @@ fn login_page(
     *response.status_mut() = status;
     set_cookie_header(
         response.headers_mut(),
-        set_cookie(LOGIN_COOKIE, &csrf, "/console/login", 900, is_https(headers)),
+        set_cookie(
+            LOGIN_COOKIE,
+            &csrf,
+            "/console/login",
+            900,
+            is_https(headers),
+        ),
     );
     Ok(response)
 }
 
-pub async fn form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ConsoleError> {
+pub async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
     login_page(&state, &headers, StatusCode::OK, None)
 }
 
@@ -108,7 +117,13 @@ pub async fn submit(
     let mut response = Redirect::to("/console").into_response();
     set_cookie_header(
         response.headers_mut(),
-        set_cookie(SESSION_COOKIE, &token, "/console", SESSION_HOURS * 3600, secure),
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            "/console",
+            SESSION_HOURS * 3600,
+            secure,
+        ),
     );
     set_cookie_header(
         response.headers_mut(),

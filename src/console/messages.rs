@@ -230,7 +230,11 @@ pub async fn show(
     let languages = labels
         .languages()
         .into_iter()
-        .filter_map(|l| labels.get(l).map(|s| (l.to_owned(), s.language_name.clone())))
+        .filter_map(|l| {
+            labels
+                .get(l)
+                .map(|s| (l.to_owned(), s.language_name.clone()))
+        })
         .collect();
     let href = message_href(&m.id);
     page(&MessagePage {

@@ -129,11 +129,7 @@ impl Layout {
 /// A page as a response; pages are never cached (they show live state and CSRF tokens).
 fn page(t: &impl Template) -> Result<Response, ConsoleError> {
     let body = t.render()?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(body),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(body)).into_response())
 }
 
 /// Percent-encodes one path segment (message ids carry `@`, institution ids `:`).

@@ -28,7 +28,10 @@ use crate::xml::{self, Element, XmlError, XmlLimits};
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("no labels for language {lang:?}; available: {}", available.join(", "))]
-    UnknownLanguage { lang: String, available: Vec<String> },
+    UnknownLanguage {
+        lang: String,
+        available: Vec<String>,
+    },
     #[error("the SED is not readable XML: {0}")]
     Xml(#[from] XmlError),
     #[error("HTML template: {0}")]
@@ -201,8 +204,7 @@ impl Renderer {
             (ui("receiver"), ctx.receiver.clone()),
             (
                 ui("date"),
-                ctx.date
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ctx.date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
         ];
         let sed_title = Shown::lookup(catalogue.title(lang, ctx.sed.as_str()), ctx.sed.as_str());
@@ -211,7 +213,10 @@ impl Renderer {
         let missing_legend = ui("missing_legend");
         let missing_count = rows
             .iter()
-            .map(|r| usize::from(r.label.missing) + usize::from(r.value.as_ref().is_some_and(|v| v.missing)))
+            .map(|r| {
+                usize::from(r.label.missing)
+                    + usize::from(r.value.as_ref().is_some_and(|v| v.missing))
+            })
             .sum::<usize>()
             + facts.iter().filter(|(l, _)| l.missing).count()
             + usize::from(sed_title.missing)
@@ -258,7 +263,10 @@ impl Renderer {
             + seds
                 .iter()
                 .map(|s| {
-                    usize::from(s.title_missing) + s.fields.len() + s.codes.len() + s.countries.len()
+                    usize::from(s.title_missing)
+                        + s.fields.len()
+                        + s.codes.len()
+                        + s.countries.len()
                 })
                 .sum::<usize>();
         Ok(Review {
@@ -420,7 +428,12 @@ mod tests {
     fn renders_p2000_in_german_with_codes_and_countries() {
         let (renderer, catalogue) = setup();
         let r = renderer
-            .render(&catalogue, "de", &ctx("P2000", "P_BUC_01"), &fixture("P2000"))
+            .render(
+                &catalogue,
+                "de",
+                &ctx("P2000", "P_BUC_01"),
+                &fixture("P2000"),
+            )
             .unwrap();
         assert_eq!(r.sed_title.text, "Antrag auf Altersrente");
         assert_eq!(row(&r, "Person/FamilyName").label.text, "Familienname");
@@ -444,7 +457,12 @@ mod tests {
         let renderer = Renderer::load(dir.path(), &repo("schemas")).unwrap();
         let catalogue = Catalogue::load(&repo("seed")).unwrap();
         let r = renderer
-            .render(&catalogue, "en", &ctx("P2000", "P_BUC_01"), &fixture("P2000"))
+            .render(
+                &catalogue,
+                "en",
+                &ctx("P2000", "P_BUC_01"),
+                &fixture("P2000"),
+            )
             .unwrap();
         let family = row(&r, "Person/FamilyName");
         assert_eq!(
@@ -468,7 +486,12 @@ mod tests {
     fn refuses_an_unknown_language() {
         let (renderer, catalogue) = setup();
         let err = renderer
-            .render(&catalogue, "xx", &ctx("P2000", "P_BUC_01"), &fixture("P2000"))
+            .render(
+                &catalogue,
+                "xx",
+                &ctx("P2000", "P_BUC_01"),
+                &fixture("P2000"),
+            )
             .unwrap_err();
         assert!(matches!(err, RenderError::UnknownLanguage { .. }));
     }

@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(m.field("Person").unwrap().kind, FieldKind::Group);
         assert_eq!(m.field("Person/FamilyName").unwrap().kind, FieldKind::Text);
         assert_eq!(m.field("Person/DateOfBirth").unwrap().kind, FieldKind::Date);
-        assert_eq!(m.field("Person/Nationality").unwrap().kind, FieldKind::Country);
+        assert_eq!(
+            m.field("Person/Nationality").unwrap().kind,
+            FieldKind::Country
+        );
         assert_eq!(
             m.field("Person/Sex").unwrap().kind,
             FieldKind::Code(vec!["M".into(), "F".into(), "U".into()])
@@ -358,7 +361,8 @@ mod tests {
 
     #[test]
     fn loads_every_shipped_schema() {
-        let models = load_models(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")).unwrap();
+        let models =
+            load_models(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas")).unwrap();
         assert_eq!(models.len(), 36);
         assert!(models.values().all(|m| m.fields.len() > 10));
     }

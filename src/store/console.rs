@@ -85,12 +85,11 @@ impl Store {
     }
 
     pub async fn operator_by_name(&self, name: &str) -> StoreResult<Option<Operator>> {
-        let row = sqlx::query(
-            "SELECT id, name, password_hash, disabled FROM operators WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.reader)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, name, password_hash, disabled FROM operators WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await?;
         row.map(|row| {
             Ok(Operator {
                 id: row.try_get("id")?,
@@ -206,11 +205,17 @@ impl Store {
         let mut times = Vec::new();
         if let Some(from) = q.from {
             times.push(to_millis(from));
-            sql.push_str(&format!(" AND m.created_at >= ${}", text.len() + times.len()));
+            sql.push_str(&format!(
+                " AND m.created_at >= ${}",
+                text.len() + times.len()
+            ));
         }
         if let Some(to) = q.to {
             times.push(to_millis(to));
-            sql.push_str(&format!(" AND m.created_at < ${}", text.len() + times.len()));
+            sql.push_str(&format!(
+                " AND m.created_at < ${}",
+                text.len() + times.len()
+            ));
         }
         sql.push_str(&format!(
             " ORDER BY m.created_at DESC, m.id LIMIT ${}",

@@ -64,7 +64,10 @@ impl Driver {
             if ready {
                 break;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().unwrap();
@@ -232,8 +235,10 @@ async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
     // not answer, so it is dead-lettered after its two attempts.
     let delivered = post(&gw, "CASE-BROWSER-1", "NO:NAVAT07").await;
     let dead = post(&gw, "CASE-BROWSER-2", "SE:ACC2001").await;
-    gw.wait_state(&delivered, "delivered", Duration::from_secs(30)).await;
-    gw.wait_state(&dead, "dead_lettered", Duration::from_secs(30)).await;
+    gw.wait_state(&delivered, "delivered", Duration::from_secs(30))
+        .await;
+    gw.wait_state(&dead, "dead_lettered", Duration::from_secs(30))
+        .await;
     let (ok, password, err) = gw.at.cli(&["operator", "add", "--name", "ops"]);
     assert!(ok, "operator add: {err}");
     let password = password.trim().to_owned();
@@ -261,13 +266,21 @@ async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
 
     // Find the delivered message by its case and open its timeline.
     driver.goto(&gw.at.url("/console/messages")).await;
-    driver.type_into("input[name=case_id]", "CASE-BROWSER-1").await;
+    driver
+        .type_into("input[name=case_id]", "CASE-BROWSER-1")
+        .await;
     driver.click("#search-button").await;
     let results = driver.text("#results").await;
-    assert!(results.contains(&delivered) && !results.contains(&dead), "{results}");
+    assert!(
+        results.contains(&delivered) && !results.contains(&dead),
+        "{results}"
+    );
     driver.click("#results a").await;
     let timeline = driver.text("#timeline").await;
-    assert!(timeline.contains("accepted") && timeline.contains("delivered"), "{timeline}");
+    assert!(
+        timeline.contains("accepted") && timeline.contains("delivered"),
+        "{timeline}"
+    );
     assert!(timeline.contains("receipt received"), "{timeline}");
     assert!(driver.text("#receipt").await.starts_with("present:"));
     driver.screenshot(&shots, "console-timeline.png").await;
@@ -276,7 +289,10 @@ async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
     driver.goto(&console).await;
     driver.click("#dead-letters a").await;
     let timeline = driver.text("#timeline").await;
-    assert!(timeline.contains("retry") && timeline.contains("dead_lettered"), "{timeline}");
+    assert!(
+        timeline.contains("retry") && timeline.contains("dead_lettered"),
+        "{timeline}"
+    );
     driver.screenshot(&shots, "console-dead-letter.png").await;
     driver.click("#redrive").await;
     assert!(driver.text("#flash").await.starts_with("Re-driven"));
@@ -289,9 +305,15 @@ async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
 
     // The delivered SED, readable in French.
     driver
-        .goto(&gw.at.url(&format!("/console/messages/{delivered}/render?lang=fr")))
+        .goto(
+            &gw.at
+                .url(&format!("/console/messages/{delivered}/render?lang=fr")),
+        )
         .await;
-    assert!(driver.text("h1").await.contains("Demande de pension de vieillesse"));
+    assert!(driver
+        .text("h1")
+        .await
+        .contains("Demande de pension de vieillesse"));
     driver.screenshot(&shots, "sed-p2000-fr.png").await;
     driver.quit().await;
 }

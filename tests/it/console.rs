@@ -33,7 +33,12 @@ pub async fn add_operator(app: &TestApp, name: &str, password: &str) {
     let hash = sedgate::console::auth::hash_password(password).unwrap();
     app.state
         .store
-        .add_operator(&uuid::Uuid::new_v4().to_string(), name, &hash, chrono::Utc::now())
+        .add_operator(
+            &uuid::Uuid::new_v4().to_string(),
+            name,
+            &hash,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
 }
@@ -69,7 +74,11 @@ pub async fn wait_state(app: &TestApp, id: &str, state: &str) {
         if m.state.as_str() == state {
             return;
         }
-        assert!(Instant::now() < deadline, "{id} is {:?}, not {state}", m.state);
+        assert!(
+            Instant::now() < deadline,
+            "{id} is {:?}, not {state}",
+            m.state
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -91,13 +100,19 @@ impl<'a> Browser<'a> {
     fn new(app: &'a TestApp) -> Self {
         Browser {
             app,
-            http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
             cookies: Vec::new(),
         }
     }
 
     fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
@@ -111,7 +126,10 @@ impl<'a> Browser<'a> {
         for set in res.headers().get_all("set-cookie") {
             let set = set.to_str().unwrap();
             let (pair, attrs) = set.split_once(';').unwrap();
-            assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"), "{set}");
+            assert!(
+                attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
+                "{set}"
+            );
             let (k, v) = pair.split_once('=').unwrap();
             self.cookies.retain(|(name, _)| name != k);
             if !v.is_empty() {
@@ -161,7 +179,11 @@ async fn requires_login_and_refuses_wrong_passwords(engine: Engine) {
     let app = spawn_console_app(engine).await;
     add_operator(&app, "alice", PASSWORD).await;
     let mut b = Browser::new(&app);
-    for path in ["/console", "/console/messages", "/console/institutions/NO:NAVAT07"] {
+    for path in [
+        "/console",
+        "/console/messages",
+        "/console/institutions/NO:NAVAT07",
+    ] {
         let page = b.get(path).await;
         assert_eq!(
             (page.status, page.location.as_deref()),
@@ -169,7 +191,9 @@ async fn requires_login_and_refuses_wrong_passwords(engine: Engine) {
             "{path}"
         );
     }
-    let page = b.post("/console/messages/x@y/redrive", &[("csrf", "x")]).await;
+    let page = b
+        .post("/console/messages/x@y/redrive", &[("csrf", "x")])
+        .await;
     assert_eq!(page.location.as_deref(), Some("/console/login"));
 
     for (name, password) in [("alice", "wrong"), ("mallory", PASSWORD), ("alice", "")] {
@@ -181,17 +205,31 @@ async fn requires_login_and_refuses_wrong_passwords(engine: Engine) {
     }
     // A login form posted without the login cookie (from another site) is refused.
     let page = Browser::new(&app)
-        .post("/console/login", &[("name", "alice"), ("password", PASSWORD), ("csrf", "forged")])
+        .post(
+            "/console/login",
+            &[
+                ("name", "alice"),
+                ("password", PASSWORD),
+                ("csrf", "forged"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 403);
 
     let page = b.login("alice", PASSWORD).await;
-    assert_eq!((page.status, page.location.as_deref()), (303, Some("/console")));
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/console"))
+    );
     let dashboard = b.get("/console").await;
     assert_eq!(dashboard.status, 200);
     assert!(dashboard.body.contains("Dashboard") && dashboard.body.contains("alice"));
     // This gateway's certificate (dev PKI) with its expiry.
-    assert!(dashboard.body.contains("this gateway (AT)"), "{}", dashboard.body);
+    assert!(
+        dashboard.body.contains("this gateway (AT)"),
+        "{}",
+        dashboard.body
+    );
 
     // Log out: the session is gone server-side too.
     let stolen = b.cookie("sedgate_console").unwrap().to_owned();
@@ -217,19 +255,36 @@ async fn finds_messages_and_redrives_a_dead_letter(engine: Engine) {
     assert_eq!(b.login("alice", PASSWORD).await.status, 303);
 
     let dashboard = b.get("/console").await.body;
-    assert!(dashboard.contains(&id) && dashboard.contains("dead_lettered"), "{dashboard}");
-    assert!(dashboard.contains("<div class=\"big\" id=\"dead-count\">2</div>"), "{dashboard}");
+    assert!(
+        dashboard.contains(&id) && dashboard.contains("dead_lettered"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("<div class=\"big\" id=\"dead-count\">2</div>"),
+        "{dashboard}"
+    );
 
     let found = b.get("/console/messages?case_id=CASE-C1").await.body;
     assert!(found.contains(&id) && !found.contains(&other), "{found}");
-    let found = b.get(&format!("/console/messages?institution={NO}&state=dead_lettered")).await.body;
+    let found = b
+        .get(&format!(
+            "/console/messages?institution={NO}&state=dead_lettered"
+        ))
+        .await
+        .body;
     assert!(found.contains(&id) && found.contains(&other));
     let found = b.get("/console/messages?state=delivered").await.body;
     assert!(!found.contains(&id) && found.contains("no matching message"));
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let found = b.get(&format!("/console/messages?from={today}&to={today}")).await.body;
+    let found = b
+        .get(&format!("/console/messages?from={today}&to={today}"))
+        .await
+        .body;
     assert!(found.contains(&id));
-    let found = b.get("/console/messages?from=2001-01-01&to=2001-01-02").await.body;
+    let found = b
+        .get("/console/messages?from=2001-01-01&to=2001-01-02")
+        .await
+        .body;
     assert!(!found.contains(&id));
     let found = b.get("/console/messages?institution=nonsense").await.body;
     assert!(found.contains("class=\"error\">institution:"), "{found}");
@@ -239,12 +294,21 @@ async fn finds_messages_and_redrives_a_dead_letter(engine: Engine) {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"redrive\""));
     assert!(page.body.contains("<strong>accepted</strong>"));
-    assert!(page.body.contains("<strong>dead_lettered</strong>"), "{}", page.body);
-    assert!(page.body.contains("none stored"), "no receipt for a dead letter");
+    assert!(
+        page.body.contains("<strong>dead_lettered</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("none stored"),
+        "no receipt for a dead letter"
+    );
     let csrf = csrf_of(&page.body);
 
     // A foreign or stale token does not re-drive.
-    let refused = b.post(&format!("{path}/redrive"), &[("csrf", "not-the-token")]).await;
+    let refused = b
+        .post(&format!("{path}/redrive"), &[("csrf", "not-the-token")])
+        .await;
     assert_eq!(refused.status, 403);
     let again = b.get(&path).await.body;
     assert!(again.contains("id=\"redrive\""));
@@ -261,7 +325,11 @@ async fn finds_messages_and_redrives_a_dead_letter(engine: Engine) {
         && e.subject.as_deref() == Some(id.as_str())));
     // Re-driving what is no longer dead is refused.
     let not_dead = b.post(&format!("{path}/redrive"), &[("csrf", &csrf)]).await;
-    assert!(not_dead.status == 409 || not_dead.status == 303, "{}", not_dead.status);
+    assert!(
+        not_dead.status == 409 || not_dead.status == 303,
+        "{}",
+        not_dead.status
+    );
 
     // The readable SED from the console, in German.
     let rendered = b.get(&format!("{path}/render?lang=de")).await;
@@ -275,15 +343,33 @@ async fn browses_the_ir_and_escapes_what_it_echoes(engine: Engine) {
     add_operator(&app, "alice", PASSWORD).await;
     let mut b = Browser::new(&app);
     b.login("alice", PASSWORD).await;
-    let list = b.get("/console/institutions?country=NO&buc=P_BUC_01").await.body;
+    let list = b
+        .get("/console/institutions?country=NO&buc=P_BUC_01")
+        .await
+        .body;
     assert!(list.contains("NO:NAVAT07"), "{list}");
     let detail = b.get("/console/institutions/NO:NAVAT07").await.body;
-    assert!(detail.contains("P_BUC_01") && detail.contains("https://127.0.0.1:9/as4"), "{detail}");
-    let hostile = b.get("/console/institutions?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await.body;
+    assert!(
+        detail.contains("P_BUC_01") && detail.contains("https://127.0.0.1:9/as4"),
+        "{detail}"
+    );
+    let hostile = b
+        .get("/console/institutions?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await
+        .body;
     assert!(!hostile.contains("<script>alert(1)</script>"));
-    assert!(hostile.contains("value=\"&#60;script&#62;alert(1)&#60;/script&#62;\""), "{hostile}");
-    let bad = b.get("/console/institutions?country=%22%3E%3Cb%3E").await.body;
-    assert!(!bad.contains("\"><b>") && bad.contains("class=\"error\">country:"), "{bad}");
+    assert!(
+        hostile.contains("value=\"&#60;script&#62;alert(1)&#60;/script&#62;\""),
+        "{hostile}"
+    );
+    let bad = b
+        .get("/console/institutions?country=%22%3E%3Cb%3E")
+        .await
+        .body;
+    assert!(
+        !bad.contains("\"><b>") && bad.contains("class=\"error\">country:"),
+        "{bad}"
+    );
     assert_eq!(b.get("/console/institutions/XX:NOPE").await.status, 404);
     assert_eq!(b.get("/console/messages/nope@x").await.status, 404);
 }

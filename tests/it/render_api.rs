@@ -18,7 +18,10 @@ const NO: &str = "NO:NAVAT07";
 const INBOUND_ID: &str = "a001-1@no.sedgate.test";
 
 fn fixture(sed: &str) -> String {
-    std::fs::read_to_string(repo_path(&format!("tests/fixtures/sed/4.2/{sed}/valid.xml"))).unwrap()
+    std::fs::read_to_string(repo_path(&format!(
+        "tests/fixtures/sed/4.2/{sed}/valid.xml"
+    )))
+    .unwrap()
 }
 
 async fn spawn(engine: Engine, extra: &str) -> TestApp {
@@ -104,7 +107,10 @@ fn assert_has(html: &str, lang: &str, expected: &[&str]) {
     for e in expected {
         assert!(html.contains(e), "{lang}: {e:?} not in\n{html}");
     }
-    assert!(!html.contains("class=\"missing\""), "{lang}: a label is missing\n{html}");
+    assert!(
+        !html.contains("class=\"missing\""),
+        "{lang}: a label is missing\n{html}"
+    );
 }
 
 async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
@@ -117,28 +123,85 @@ async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
     let cases: [(&str, &[&str], &[&str]); 4] = [
         (
             "en",
-            &["Claim for old-age pension", "Old age pension claim", "Family name", "Female", "Norway", "Old-age pension", "Date of birth"],
-            &["Request for exception (Art. 16)", "Legal basis", "Art. 16(1)", "Registration number", "Current Member State"],
+            &[
+                "Claim for old-age pension",
+                "Old age pension claim",
+                "Family name",
+                "Female",
+                "Norway",
+                "Old-age pension",
+                "Date of birth",
+            ],
+            &[
+                "Request for exception (Art. 16)",
+                "Legal basis",
+                "Art. 16(1)",
+                "Registration number",
+                "Current Member State",
+            ],
         ),
         (
             "fr",
-            &["Demande de pension de vieillesse", "Nom de famille", "Féminin", "Norvège", "Pension de vieillesse", "Date de naissance"],
-            &["Demande de dérogation (art. 16)", "Base juridique", "Art. 16, par. 1", "Numéro d&#39;immatriculation", "État membre actuel"],
+            &[
+                "Demande de pension de vieillesse",
+                "Nom de famille",
+                "Féminin",
+                "Norvège",
+                "Pension de vieillesse",
+                "Date de naissance",
+            ],
+            &[
+                "Demande de dérogation (art. 16)",
+                "Base juridique",
+                "Art. 16, par. 1",
+                "Numéro d&#39;immatriculation",
+                "État membre actuel",
+            ],
         ),
         (
             "de",
-            &["Antrag auf Altersrente", "Familienname", "Weiblich", "Norwegen", "Altersrente", "Geburtsdatum"],
-            &["Antrag auf Ausnahmevereinbarung (Art. 16)", "Rechtsgrundlage", "Art. 16 Abs. 1", "Registernummer", "Derzeitiger Mitgliedstaat"],
+            &[
+                "Antrag auf Altersrente",
+                "Familienname",
+                "Weiblich",
+                "Norwegen",
+                "Altersrente",
+                "Geburtsdatum",
+            ],
+            &[
+                "Antrag auf Ausnahmevereinbarung (Art. 16)",
+                "Rechtsgrundlage",
+                "Art. 16 Abs. 1",
+                "Registernummer",
+                "Derzeitiger Mitgliedstaat",
+            ],
         ),
         (
             "nb",
-            &["Krav om alderspensjon", "Etternavn", "Kvinne", "Norge", "Alderspensjon", "Fødselsdato"],
-            &["Anmodning om unntak (art. 16)", "Rettslig grunnlag", "Art. 16 nr. 1", "Registreringsnummer", "Nåværende medlemsstat"],
+            &[
+                "Krav om alderspensjon",
+                "Etternavn",
+                "Kvinne",
+                "Norge",
+                "Alderspensjon",
+                "Fødselsdato",
+            ],
+            &[
+                "Anmodning om unntak (art. 16)",
+                "Rettslig grunnlag",
+                "Art. 16 nr. 1",
+                "Registreringsnummer",
+                "Nåværende medlemsstat",
+            ],
         ),
     ];
     for (lang, p2000_expected, a001_expected) in cases {
-        let (status, ct, html) =
-            get(&app, &token, &format!("/api/v1/messages/{p2000}/render?lang={lang}")).await;
+        let (status, ct, html) = get(
+            &app,
+            &token,
+            &format!("/api/v1/messages/{p2000}/render?lang={lang}"),
+        )
+        .await;
         assert_eq!(status, 200, "{html}");
         assert_eq!(ct, "text/html; charset=utf-8");
         assert!(html.contains(&format!("<html lang=\"{lang}\">")));
@@ -146,8 +209,12 @@ async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
         // Values from the SED itself, escaped and unchanged.
         assert!(html.contains("Nordmann") && html.contains("1958-02-01"));
 
-        let (status, _, html) =
-            get(&app, &token, &format!("/api/v1/inbox/{INBOUND_ID}/render?lang={lang}")).await;
+        let (status, _, html) = get(
+            &app,
+            &token,
+            &format!("/api/v1/inbox/{INBOUND_ID}/render?lang={lang}"),
+        )
+        .await;
         assert_eq!(status, 200, "{html}");
         assert_has(&html, lang, a001_expected);
     }
@@ -155,7 +222,9 @@ async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
     let (status, ct, pdf) = {
         let res = app
             .http
-            .get(app.url(&format!("/api/v1/messages/{p2000}/render?lang=de&format=pdf")))
+            .get(app.url(&format!(
+                "/api/v1/messages/{p2000}/render?lang=de&format=pdf"
+            )))
             .bearer_auth(&token)
             .send()
             .await
@@ -165,20 +234,47 @@ async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
         (status, ct, res.bytes().await.unwrap())
     };
     assert_eq!((status, ct.as_str()), (200, "application/pdf"));
-    assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 1000, "{} bytes", pdf.len());
+    assert!(
+        pdf.starts_with(b"%PDF-") && pdf.len() > 1000,
+        "{} bytes",
+        pdf.len()
+    );
 
     // Languages without a label file are refused, not replaced.
-    let (status, _, body) = get(&app, &token, &format!("/api/v1/messages/{p2000}/render?lang=sv")).await;
+    let (status, _, body) = get(
+        &app,
+        &token,
+        &format!("/api/v1/messages/{p2000}/render?lang=sv"),
+    )
+    .await;
     assert_eq!(status, 404);
-    assert!(body.contains("unknown_language") && body.contains("de, en, fr, nb"), "{body}");
-    let (status, _, _) = get(&app, &token, &format!("/api/v1/messages/{p2000}/render?lang=en&format=doc")).await;
+    assert!(
+        body.contains("unknown_language") && body.contains("de, en, fr, nb"),
+        "{body}"
+    );
+    let (status, _, _) = get(
+        &app,
+        &token,
+        &format!("/api/v1/messages/{p2000}/render?lang=en&format=doc"),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Same visibility as the JSON views.
     let other = app.token_for("other", &["SE:ACC2001"]).await;
-    let (status, _, _) = get(&app, &other, &format!("/api/v1/messages/{p2000}/render?lang=en")).await;
+    let (status, _, _) = get(
+        &app,
+        &other,
+        &format!("/api/v1/messages/{p2000}/render?lang=en"),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (status, _, _) = get(&app, &other, &format!("/api/v1/inbox/{INBOUND_ID}/render?lang=en")).await;
+    let (status, _, _) = get(
+        &app,
+        &other,
+        &format!("/api/v1/inbox/{INBOUND_ID}/render?lang=en"),
+    )
+    .await;
     assert_eq!(status, 404);
     let res = app
         .http
@@ -189,7 +285,8 @@ async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
     assert_eq!(res.status(), 401);
 
     for lang in ["en", "fr", "de", "nb"] {
-        let (status, _, body) = get(&app, &token, &format!("/api/v1/render/review?lang={lang}")).await;
+        let (status, _, body) =
+            get(&app, &token, &format!("/api/v1/render/review?lang={lang}")).await;
         assert_eq!(status, 200);
         let review: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(review["missing_total"], 0, "{lang}: {review:#}");
@@ -205,7 +302,11 @@ fn seed_with_partial_polish() -> tempfile::TempDir {
     std::os::unix::fs::symlink(repo_path("seed/bucs"), dir.path().join("bucs")).unwrap();
     std::os::unix::fs::symlink(repo_path("seed/catalogue"), dir.path().join("catalogue")).unwrap();
     std::fs::create_dir(dir.path().join("labels")).unwrap();
-    std::fs::copy(repo_path("seed/labels/en.toml"), dir.path().join("labels/en.toml")).unwrap();
+    std::fs::copy(
+        repo_path("seed/labels/en.toml"),
+        dir.path().join("labels/en.toml"),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("labels/pl.toml"),
         "language = \"Polski\"\n\
@@ -227,14 +328,32 @@ async fn marks_missing_labels_and_reports_them(engine: Engine) {
     .await;
     let token = app.token_for("pva", &[AT]).await;
     let p2000 = submit_p2000(&app, &token).await;
-    let (status, _, html) = get(&app, &token, &format!("/api/v1/messages/{p2000}/render?lang=pl")).await;
+    let (status, _, html) = get(
+        &app,
+        &token,
+        &format!("/api/v1/messages/{p2000}/render?lang=pl"),
+    )
+    .await;
     assert_eq!(status, 200, "{html}");
     // Present labels are Polish; the rest is marked as missing with its key, never English.
     assert!(html.contains("Nazwisko") && html.contains("Norwegia"));
-    assert!(html.contains("<span class=\"missing\" title=\"missing_label: Person/Sex\">Sex</span>"), "{html}");
-    assert!(html.contains("<span class=\"missing\" title=\"missing_label\">F</span>"), "{html}");
-    assert!(html.contains("<span class=\"missing\" title=\"missing_label\">P2000</span>"), "{html}");
-    assert!(!html.contains("Female") && !html.contains("Family name") && !html.contains("Claim for old-age pension"));
+    assert!(
+        html.contains("<span class=\"missing\" title=\"missing_label: Person/Sex\">Sex</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"missing\" title=\"missing_label\">F</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"missing\" title=\"missing_label\">P2000</span>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Female")
+            && !html.contains("Family name")
+            && !html.contains("Claim for old-age pension")
+    );
 
     let (status, _, body) = get(&app, &token, "/api/v1/render/review?lang=pl").await;
     assert_eq!(status, 200);
@@ -247,14 +366,22 @@ async fn marks_missing_labels_and_reports_them(engine: Engine) {
         .find(|s| s["sed_type"] == "P2000" && s["cdm_version"] == "4.2")
         .unwrap();
     assert_eq!(p2000_review["title_missing"], true);
-    let fields: Vec<&str> = p2000_review["fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let fields: Vec<&str> = p2000_review["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(fields.contains(&"Person/Sex") && fields.contains(&"PensionType"));
     assert!(!fields.contains(&"Person/FamilyName"));
     let codes = p2000_review["codes"].as_array().unwrap();
     assert!(codes.contains(&json!("Sex=F")) && !codes.contains(&json!("Sex=M")));
     assert!(codes.contains(&json!("PensionType=old_age")));
     assert!(review["ui"].as_array().unwrap().contains(&json!("sender")));
-    assert!(review["buc_titles"].as_array().unwrap().contains(&json!("P_BUC_01")));
+    assert!(review["buc_titles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("P_BUC_01")));
     assert!(review["missing_total"].as_u64().unwrap() > 100);
 }
 both_engines!(render_missing, marks_missing_labels_and_reports_them);
