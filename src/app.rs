@@ -52,7 +52,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] crate::transport::TlsError),
     #[error("SED rendering: {0}")]
-    Render(#[from] crate::render::RendererLoadError),
+    Render(Box<crate::render::RendererLoadError>),
     #[error("{0}")]
     Other(String),
 }
@@ -111,7 +111,8 @@ impl Application {
         let render = crate::render::Renderer::load(
             &config.sed.catalogue_dir.join("labels"),
             &config.sed.schema_dir,
-        )?;
+        )
+        .map_err(|e| StartError::Render(Box::new(e)))?;
         let state = AppState {
             config: Arc::new(config),
             store,
