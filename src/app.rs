@@ -23,7 +23,7 @@ use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::transport::{
-    serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions, TlsReloader,
+    serve_plain, serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions, TlsReloader,
     TlsSettings,
 };
 
@@ -106,6 +106,7 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
+        let config_api = config.api.clone();
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -114,6 +115,7 @@ impl Application {
             xsd: Arc::new(xsd),
             catalogue: Arc::new(catalogue),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
         };
         seed_ir(&state).await?;
         state.reload_ir().await?;
@@ -217,19 +219,28 @@ impl Application {
         };
 
         let reload = tokio::spawn(reload_on_sighup(self.tls.clone()));
-        let api = axum::serve(self.api_listener, api_router(state.clone()))
-            .with_graceful_shutdown(async move {
+        let api_options = ServeOptions {
+            max_connections: state.config.api.max_connections,
+            header_read_timeout: state.config.api.header_read_timeout,
+            ..ServeOptions::default()
+        };
+        serve_plain(
+            self.api_listener,
+            api_router(state.clone()),
+            api_options,
+            async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);
-            })
-            .await;
+            },
+        )
+        .await;
         reload.abort();
         let _ = as4_server.await;
         if let Some(d) = dispatcher {
             let _ = d.await;
         }
         state.store.close().await;
-        api.map_err(|e| StartError::Other(format!("API server: {e}")))
+        Ok(())
     }
 }
 
@@ -288,7 +299,13 @@ pub fn api_router(state: AppState) -> Router {
         listener: "api",
     };
     Router::new()
-        .nest("/api/v1", api::router())
+        .nest(
+            "/api/v1",
+            api::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                api::limits::bound_request,
+            )),
+        )
         .merge(ops::health::router())
         .merge(api::openapi::router())
         .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))

@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inbound;
 pub mod ir;
 pub mod ops;

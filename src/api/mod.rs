@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod error;
 pub mod inbox;
 pub mod institutions;
+pub mod limits;
 pub mod messages;
 pub mod openapi;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Wakes the outbox dispatcher when intake has committed new messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Requests per second per API token (`None`: unlimited).
+    pub rate_limit: Option<Arc<limits::ClientRateLimit>>,
 }
 
 impl AppState {
