@@ -23,8 +23,8 @@ use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::transport::{
-    serve_plain, serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions, TlsReloader,
-    TlsSettings,
+    serve_plain, serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions,
+    TlsReloader, TlsSettings,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -60,7 +60,11 @@ impl ClientRateLimit {
 /// Content-Length says so, else when the stream passes it) and the whole request at
 /// `api.request_timeout` (408 request_timeout), body reading included: a client sending a
 /// byte a second cannot hold a handler forever.
-pub async fn bound_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn bound_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let cap = state.config.api.max_request_bytes;
     let declared = request
         .headers()

@@ -241,7 +241,7 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
 }
 
 async fn receiver_down_then_up(engine: Engine) {
-    let mut gws = TwoGateways::start(engine).await;
+    let gws = TwoGateways::start(engine).await;
     gws.no.kill();
     let id = gws.post_sed("case-outage", b"%PDF-1.4 outage").await;
     // Wait for at least two failed attempts with backoff.
@@ -281,7 +281,7 @@ async fn receiver_down_then_up(engine: Engine) {
 both_engines!(outage, receiver_down_then_up);
 
 async fn permanent_refusal_is_dead_lettered_then_redriven(engine: Engine) {
-    let mut gws = TwoGateways::start_with(
+    let gws = TwoGateways::start_with(
         engine,
         crate::gateways::GatewayOptions {
             no_trusts_at: false,

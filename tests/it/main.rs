@@ -1,7 +1,9 @@
 //! One integration test binary (faster to link than one per file).
 
+mod chaos;
 mod common;
 mod exchange;
+mod faultproxy;
 mod gateways;
 mod institutions_api;
 mod intake;
