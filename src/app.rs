@@ -177,6 +177,7 @@ impl Application {
             let mut stop = stop_rx.clone();
             let options = ServeOptions {
                 max_connections: state.config.as4.max_connections,
+                header_read_timeout: state.config.as4.header_read_timeout,
                 stats: self.listener_stats.clone(),
                 ..ServeOptions::default()
             };

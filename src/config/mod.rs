@@ -104,6 +104,9 @@ struct RawAs4 {
     /// P-Mode id sent as AgreementRef/@pmode.
     #[serde(default)]
     pmode: Option<String>,
+    /// How long a peer may take to send a request's headers after the TLS handshake.
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    header_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,6 +336,7 @@ pub struct As4Config {
     pub max_message_bytes: u64,
     pub max_connections: usize,
     pub pmode: Option<String>,
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -568,6 +572,7 @@ impl RawConfig {
                 max_message_bytes: self.as4.max_message_bytes,
                 max_connections: self.as4.max_connections,
                 pmode: self.as4.pmode,
+                header_read_timeout: self.as4.header_read_timeout,
             },
             tls: TlsConfig {
                 cert: self.tls.cert,

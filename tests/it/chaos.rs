@@ -106,7 +106,7 @@ async fn sender_summary(url: &str) -> (BTreeMap<String, i64>, i64) {
     let db = pool(url).await;
     let mut states = BTreeMap::new();
     for row in sqlx::query(
-        "SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'outbound' GROUP BY state",
+        "SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY state",
     )
     .fetch_all(&db)
     .await

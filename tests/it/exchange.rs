@@ -61,7 +61,12 @@ async fn delivers_sed_with_attachment_byte_identical(engine: Engine) {
 both_engines!(delivers, delivers_sed_with_attachment_byte_identical);
 
 /// An AS4 message as AT would send it, built with the library: (content type, body).
-fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (String, Vec<u8>) {
+pub fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (String, Vec<u8>) {
+    mime_message(&envelope_xml(message_id, case_id, sender), &gzip(sed))
+}
+
+/// The SOAP envelope of a P2000 UserMessage whose SED part is `cid:sed@test`.
+pub fn envelope_xml(message_id: &str, case_id: &str, sender: &str) -> Vec<u8> {
     let info = SedHeaderInfo {
         message_id: message_id.parse().unwrap(),
         timestamp: chrono::Utc::now(),
@@ -78,17 +83,21 @@ fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (St
         mime_type: "application/xml".into(),
         part_type: PartType::Sed,
     }];
-    let envelope = build_user_message(&user_message(&info, &refs));
+    build_user_message(&user_message(&info, &refs)).xml
+}
+
+/// `envelope` as the root part and `sed_part` (already gzipped, or not) as `cid:sed@test`.
+pub fn mime_message(envelope: &[u8], sed_part: &[u8]) -> (String, Vec<u8>) {
     let writer = MimeWriter::new();
     let mut body = writer.root_head();
-    body.extend_from_slice(&envelope.xml);
+    body.extend_from_slice(envelope);
     body.extend_from_slice(&writer.part_head("sed@test", "application/gzip"));
-    body.extend_from_slice(&gzip(sed));
+    body.extend_from_slice(sed_part);
     body.extend_from_slice(&writer.close());
     (writer.content_type(), body)
 }
 
-async fn post_raw(
+pub async fn post_raw(
     client: &reqwest::Client,
     url: &str,
     ct: &str,

@@ -165,6 +165,9 @@ pub struct GatewayOptions {
     pub lease_margin: &'static str,
     /// Extra keys of the `[api]` table of both gateways.
     pub api_toml: &'static str,
+    /// Extra keys of the `[as4]` and `[tls]` tables of both gateways.
+    pub as4_toml: &'static str,
+    pub tls_toml: &'static str,
 }
 
 impl Default for GatewayOptions {
@@ -178,6 +181,8 @@ impl Default for GatewayOptions {
             lease_margin: "30s",
             // The harness polls a lot; the limit itself is tested in process.
             api_toml: "rate_limit_per_second = 0",
+            as4_toml: "",
+            tls_toml: "",
         }
     }
 }
@@ -208,11 +213,13 @@ listen = "127.0.0.1:{api_port}"
 {api_toml}
 [as4]
 listen = "127.0.0.1:{as4_port}"
+{as4_toml}
 [tls]
 cert = "{pki}/{lower}/cert.pem"
 key = "{pki}/{lower}/key.pem"
 trust_anchors = "{pki}/ca.pem"
 crls = ["{pki}/crl.pem"]
+{tls_toml}
 [outbox]
 base_backoff = "100ms"
 max_backoff = "1s"
@@ -234,6 +241,8 @@ level = "info"
         send_timeout = options.send_timeout,
         lease_margin = options.lease_margin,
         api_toml = options.api_toml,
+        as4_toml = options.as4_toml,
+        tls_toml = options.tls_toml,
     );
     let path = dir.join(format!("{lower}.toml"));
     std::fs::write(&path, toml).expect("write config");

@@ -5,6 +5,7 @@ mod common;
 mod exchange;
 mod faultproxy;
 mod gateways;
+mod hostile;
 mod institutions_api;
 mod intake;
 mod store_suite;
