@@ -138,3 +138,236 @@ pub fn gzip(data: &[u8]) {
         assert!(out.len() as u64 <= limits.max_output_bytes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::as4::mime::{build_multipart_with, MimeWriter, OutgoingPart};
+    use crate::xml::{Element, Node};
+
+    /// Every fixture the fuzzers start from passes through every entry point without a
+    /// panic (and the MIME chunking oracle holds on real messages).
+    #[test]
+    fn seeds_run_clean_through_every_entry_point() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut seen = 0;
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let data = std::fs::read(&path).unwrap();
+                if data.len() > 512 * 1024 {
+                    continue;
+                }
+                xml(&data);
+                as4_header(&data);
+                signature(&data);
+                ir_import(&data);
+                gzip(&data);
+                mime(&data);
+                seen += 1;
+            }
+        }
+        assert!(seen > 100, "only {seen} fixtures found");
+    }
+
+    /// Regression inputs the fuzzers found: `tests/fixtures/fuzz/<target>/*`.
+    #[test]
+    fn fuzz_regressions_run_clean() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+        let targets: [(&str, fn(&[u8])); 6] = [
+            ("xml", xml),
+            ("mime", mime),
+            ("as4_header", as4_header),
+            ("signature", signature),
+            ("ir_import", ir_import),
+            ("gzip", gzip),
+        ];
+        for (name, run) in targets {
+            for entry in std::fs::read_dir(dir.join(name))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                run(&std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+
+    fn part_body() -> impl Strategy<Value = Vec<u8>> {
+        // Bytes that stress the delimiter scanner: line breaks, dashes, prefixes of the
+        // boundary; never the boundary itself.
+        let piece = prop_oneof![
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"--".to_vec()),
+            Just(b"\r\n--b".to_vec()),
+            Just(b"--bX".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..40),
+        ];
+        prop::collection::vec(piece, 0..12)
+            .prop_map(|pieces| pieces.concat())
+            .prop_filter("contains the boundary", |b| {
+                !b.windows(5).any(|w| w == b"--bnd")
+            })
+    }
+
+    proptest! {
+        /// MimeWriter output parses back to the same parts, however it is chunked.
+        #[test]
+        fn mime_writer_output_parses_back(
+            root in part_body(),
+            bodies in prop::collection::vec(part_body(), 0..4),
+            chunk in 1usize..64,
+        ) {
+            let writer = MimeWriter::with_boundary("bnd", "root@test");
+            let parts: Vec<OutgoingPart> = bodies
+                .iter()
+                .enumerate()
+                .map(|(i, b)| OutgoingPart {
+                    content_id: format!("part{i}@test"),
+                    content_type: "application/octet-stream".into(),
+                    body: bytes::Bytes::from(b.clone()),
+                })
+                .collect();
+            let (ct, chunks) = build_multipart_with(&writer, &root, &parts);
+            let body: Vec<u8> = chunks.concat();
+            let parsed = parse_all(&ct, &body).expect("parses");
+            prop_assert_eq!(parsed.len(), 1 + bodies.len());
+            prop_assert!(parsed[0].is_root);
+            prop_assert_eq!(&parsed[0].body, &root);
+            for (i, b) in bodies.iter().enumerate() {
+                prop_assert_eq!(parsed[i + 1].headers.content_id.clone(), Some(format!("part{i}@test")));
+                prop_assert_eq!(&parsed[i + 1].body, b);
+            }
+            let streamed = parse_chunked(&ct, &body, chunk).expect("parses in chunks");
+            let whole: Vec<(bool, Vec<u8>)> = parsed.iter().map(|p| (p.is_root, p.body.clone())).collect();
+            prop_assert_eq!(streamed, whole);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Tree {
+        name: String,
+        attrs: Vec<(String, String)>,
+        children: Vec<Child>,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Child {
+        Text(String),
+        Element(Tree),
+    }
+
+    fn tree() -> impl Strategy<Value = Tree> {
+        let name = "[a-zA-Z_][a-zA-Z0-9_.-]{0,8}";
+        let text = "[^\u{0}-\u{8}\u{b}\u{c}\u{e}-\u{1f}\u{fffe}\u{ffff}\r]{1,20}";
+        let attrs = prop::collection::btree_map(name, text, 0..3)
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>());
+        let leaf = (name, attrs.clone()).prop_map(|(name, attrs)| Tree {
+            name,
+            attrs,
+            children: vec![],
+        });
+        leaf.prop_recursive(4, 24, 4, move |inner| {
+            (
+                name,
+                attrs.clone(),
+                prop::collection::vec(
+                    prop_oneof![text.prop_map(Child::Text), inner.prop_map(Child::Element)],
+                    0..4,
+                ),
+            )
+                .prop_map(|(name, attrs, children)| Tree {
+                    name,
+                    attrs,
+                    children,
+                })
+        })
+    }
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
+            .replace('\t', "&#9;")
+            .replace('\n', "&#10;")
+    }
+
+    fn write(t: &Tree, out: &mut String) {
+        out.push('<');
+        out.push_str(&t.name);
+        for (k, v) in &t.attrs {
+            out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+        }
+        out.push('>');
+        for c in &t.children {
+            match c {
+                Child::Text(s) => out.push_str(&escape(s)),
+                Child::Element(e) => write(e, out),
+            }
+        }
+        out.push_str(&format!("</{}>", t.name));
+    }
+
+    /// Adjacent text children merge into one text node when read back.
+    fn same(t: &Tree, e: &Element) -> Result<(), String> {
+        if e.local != t.name || e.ns.is_some() {
+            return Err(format!("name {} vs {}", e.local, t.name));
+        }
+        let attrs: Vec<(String, String)> = e
+            .attributes
+            .iter()
+            .map(|a| (a.local.clone(), a.value.clone()))
+            .collect();
+        if attrs != t.attrs {
+            return Err(format!("attributes {attrs:?} vs {:?}", t.attrs));
+        }
+        let mut expected_text = String::new();
+        let mut expected_elements = Vec::new();
+        for c in &t.children {
+            match c {
+                Child::Text(s) => expected_text.push_str(s),
+                Child::Element(el) => expected_elements.push(el),
+            }
+        }
+        let text: String = e
+            .children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(s) => Some(s.as_str()),
+                Node::Element(_) => None,
+            })
+            .collect();
+        if text != expected_text {
+            return Err(format!("text {text:?} vs {expected_text:?}"));
+        }
+        let elements: Vec<&Element> = e.elements().collect();
+        if elements.len() != expected_elements.len() {
+            return Err("child count".into());
+        }
+        for (a, b) in expected_elements.iter().zip(elements) {
+            same(a, b)?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Well-formed documents written from a tree read back as that tree.
+        #[test]
+        fn xml_documents_read_back_as_written(t in tree()) {
+            let mut doc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+            write(&t, &mut doc);
+            let parsed = parse_xml(doc.as_bytes(), &XmlLimits::default()).map_err(|e| TestCaseError::fail(format!("{e}: {doc}")))?;
+            same(&t, &parsed.root).map_err(|m| TestCaseError::fail(format!("{m}: {doc}")))?;
+        }
+    }
+}

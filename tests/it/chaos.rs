@@ -305,7 +305,7 @@ async fn network_faults_under_load(engine: Engine) {
         ],
     );
     if let Some(db) = &gws.at_to_db {
-        db.set_random(seed ^ 1, &[(Fault::Pass, 3), (Fault::ResetAfterBytes, 1)]);
+        db.set_random(seed ^ 1, &[(Fault::Pass, 1), (Fault::ResetAfterBytes, 1)]);
     }
     let load = start_load(&gws, seed, 2);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -313,7 +313,12 @@ async fn network_faults_under_load(engine: Engine) {
     as4.set(Fault::Pass);
     if let Some(db) = &gws.at_to_db {
         db.set(Fault::Pass);
-        println!("database connections by fault: {:?}", db.counts());
+        let counts = db.counts();
+        println!("database connections by fault: {counts:?}");
+        assert!(
+            counts.get(&Fault::ResetAfterBytes).copied().unwrap_or(0) > 0,
+            "no database connection was reset: {counts:?}"
+        );
     }
     let counts = as4.counts();
     println!("AS4 connections by fault: {counts:?}");

@@ -328,3 +328,35 @@ both_engines!(
     dead_letter,
     permanent_refusal_is_dead_lettered_then_redriven
 );
+
+/// `sedgate audit verify` names the first altered entry and exits non-zero.
+#[tokio::test]
+async fn audit_verify_cli_names_the_first_broken_link() {
+    use sqlx::Executor;
+    let gws = TwoGateways::start(Engine::Sqlite).await;
+    let id = gws.post_sed("case-audit-cli", b"%PDF-1.4 audit").await;
+    gws.wait_state(&id, "delivered", Duration::from_secs(30))
+        .await;
+    let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
+    assert!(ok && out.contains("audit chain intact"), "{out}{err}");
+    let entries: i64 = out
+        .trim()
+        .rsplit(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("entry count in {out:?}"));
+    assert!(entries >= 2, "{out}");
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&gws.at_db).await.unwrap();
+    db.execute("UPDATE audit SET detail = 'forged' WHERE seq = 2")
+        .await
+        .unwrap();
+    db.close().await;
+    let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
+    assert!(!ok, "a forged entry passed: {out}");
+    assert!(
+        err.contains(&format!("audit chain broken at entry 2 (of {entries})")),
+        "{out}{err}"
+    );
+}

@@ -236,7 +236,10 @@ async fn hostile_as4_input_is_refused(engine: Engine) {
         post_raw(&client, &url, &ct, body).await,
         "larger than",
     );
-    results.push(("oversize SED part / message (9 MiB)", "EBMS:0004 larger than"));
+    results.push((
+        "oversize SED part / message (9 MiB)",
+        "EBMS:0004 larger than",
+    ));
 
     println!("AS4 inputs refused: {results:#?}");
     assert!(gws.inbox().await.is_empty(), "a refused message was stored");
@@ -256,7 +259,10 @@ fn refused(what: &str, result: Result<(u16, String), reqwest::Error>, expected: 
                 .unwrap_or(&answer)
                 .to_owned();
             assert_eq!(status, 400, "{what}: {description}");
-            assert!(answer.contains(expected), "{what}: expected {expected}: {description}");
+            assert!(
+                answer.contains(expected),
+                "{what}: expected {expected}: {description}"
+            );
         }
         Err(e) => assert!(e.is_request(), "{what}: {e}"),
     }
@@ -610,7 +616,10 @@ async fn hostile_api_input_is_refused(engine: Engine) {
         0,
         "a refused submission was stored"
     );
-    assert_eq!(blob_files(&app.state.config.data_dir.join("blobs")), Vec::<String>::new());
+    assert_eq!(
+        blob_files(&app.state.config.data_dir.join("blobs")),
+        Vec::<String>::new()
+    );
     let (got, body) = post_form(&app, &token, submission(sed.into_bytes(), None)).await;
     assert_eq!(got, 202, "{body}");
 }
