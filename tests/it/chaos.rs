@@ -140,11 +140,19 @@ async fn assert_exactly_once(gws: &TwoGateways, accepted: &Accepted, within: Dur
             "not all {total} delivered within {within:?}: states {states:?}, receipts {receipts}\nAT log tail:\n{}",
             tail(&gws.at.log)
         );
-        assert!(
-            !states.contains_key("dead_lettered") && !states.contains_key("failed"),
-            "dead letters: {states:?}\n{}",
-            tail(&gws.at.log)
-        );
+        if states.contains_key("dead_lettered") || states.contains_key("failed") {
+            let db = pool(&gws.at_db).await;
+            let why: Vec<(String, Option<String>)> = sqlx::query(
+                "SELECT id, error_detail FROM messages WHERE state IN ('failed', 'dead_lettered')",
+            )
+            .fetch_all(&db)
+            .await
+            .expect("dead letters")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+            panic!("dead letters: {states:?}: {why:?}");
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let inbox = gws.inbox_all().await;

@@ -20,10 +20,12 @@ pub const PROXY_THRESHOLD: usize = 8 * 1024;
 pub const SENDER: &str = "AT:0100";
 pub const RECEIVER: &str = "NO:NAVAT07";
 
-/// A free port on 127.0.0.1 (bound, then released for the process to take).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// `N` distinct free ports: all bound at once, so no two are the same, then released.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
 }
 
 pub fn fingerprint_of(cert_pem_path: &Path) -> String {
@@ -263,7 +265,7 @@ impl TwoGateways {
             "SE".parse().unwrap(),
         ];
         let pki = DevPki::generate(&dir.path().join("pki"), &countries, &[]).expect("dev PKI");
-        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let ports = free_ports::<4>();
         let at_to_no = if options.proxy_at_to_no {
             let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], ports[3]));
             Some(FaultProxy::start(upstream, PROXY_THRESHOLD, 1).await)
