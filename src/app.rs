@@ -179,7 +179,6 @@ impl Application {
                 max_connections: state.config.as4.max_connections,
                 header_read_timeout: state.config.as4.header_read_timeout,
                 stats: self.listener_stats.clone(),
-                ..ServeOptions::default()
             };
             tokio::spawn(serve_tls(
                 self.as4_listener,

@@ -181,7 +181,8 @@ mod tests {
     #[test]
     fn fuzz_regressions_run_clean() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
-        let targets: [(&str, fn(&[u8])); 6] = [
+        type Target = (&'static str, fn(&[u8]));
+        let targets: [Target; 6] = [
             ("xml", xml),
             ("mime", mime),
             ("as4_header", as4_header),
