@@ -249,11 +249,44 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
     Ok(())
 }
 
+/// Each retry waits at least half its full backoff (100 ms doubling, capped at 1 s): the
+/// attempt history shows the backoff.
+fn assert_backoff_grows(m: &Value) {
+    let mut delays = Vec::new();
+    for e in m["history"].as_array().unwrap() {
+        if e["state"] != "retry" {
+            continue;
+        }
+        let detail = e["detail"].as_str().unwrap();
+        let attempt: u32 = detail
+            .strip_prefix("attempt ")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("attempt number in {detail:?}"));
+        let next = detail
+            .rsplit("next attempt at ")
+            .next()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("next attempt time in {detail:?}"));
+        let at = chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap();
+        let delay = (next - at).num_milliseconds();
+        let full = (100i64 << (attempt - 1)).min(1000);
+        assert!(
+            delay >= full / 2 - 5 && delay <= full + 5,
+            "attempt {attempt}: waits {delay} ms, backoff {full} ms: {m}"
+        );
+        delays.push(delay);
+    }
+    assert!(delays.len() >= 5, "{delays:?}");
+    // Over two steps the floor doubles, whatever the jitter.
+    assert!(delays[4] > delays[0] && delays[3] > delays[1], "{delays:?}");
+}
+
 async fn receiver_down_then_up(engine: Engine) {
     let gws = TwoGateways::start(engine).await;
     gws.no.kill();
     let id = gws.post_sed("case-outage", b"%PDF-1.4 outage").await;
-    // Wait for at least two failed attempts with backoff.
+    // Wait for at least five failed attempts with backoff (100 ms base, 1 s cap: ~3 s).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let m = gws.message(&id).await;
@@ -263,8 +296,9 @@ async fn receiver_down_then_up(engine: Engine) {
             .iter()
             .filter(|e| e["state"] == "retry")
             .count();
-        if retries >= 2 {
+        if retries >= 5 {
             assert_eq!(m["state"], "sending");
+            assert_backoff_grows(&m);
             break;
         }
         assert!(
@@ -283,6 +317,13 @@ async fn receiver_down_then_up(engine: Engine) {
         history.iter().any(
             |e| e["state"] == "retry" && e["detail"].as_str().unwrap().contains("next attempt")
         ),
+        "{m}"
+    );
+    // Within the budget (20 attempts) nothing was given up.
+    assert!(
+        !history
+            .iter()
+            .any(|e| e["state"] == "dead_lettered" || e["state"] == "failed"),
         "{m}"
     );
     assert_eq!(gws.inbox().await.len(), 1);
