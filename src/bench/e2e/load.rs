@@ -408,8 +408,10 @@ pub async fn latencies(
     max: usize,
 ) -> Result<(Vec<Duration>, Option<DateTime<Utc>>), BenchError> {
     let step = (posted.len() / max.max(1)).max(1);
-    let mut chosen: Vec<&Posted> = posted.iter().step_by(step).collect();
-    chosen.extend(posted.iter().rev().take(20));
+    let mut indices: std::collections::BTreeSet<usize> = (0..posted.len()).step_by(step).collect();
+    // The last ones posted are about the last delivered: they end the run.
+    indices.extend(posted.len().saturating_sub(20)..posted.len());
+    let chosen: Vec<&Posted> = indices.into_iter().filter_map(|i| posted.get(i)).collect();
     let found = futures::stream::iter(chosen)
         .map(|p| async move { delivered_at(http, sender, &p.id).await.map(|d| (p, d)) })
         .buffer_unordered(8)
