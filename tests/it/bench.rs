@@ -20,7 +20,15 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("e2e.json");
     let out = Command::new(env!("CARGO_BIN_EXE_sedgate"))
-        .args(["bench", "e2e", "--short", "--seconds", "1", "--clients", "4"])
+        .args([
+            "bench",
+            "e2e",
+            "--short",
+            "--seconds",
+            "1",
+            "--clients",
+            "4",
+        ])
         .arg("--repo")
         .arg(repo_path(""))
         .arg("--json")
@@ -34,7 +42,10 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
         "bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("e2e SED/s"), "no table on stdout:\n{stdout}");
+    assert!(
+        stdout.contains("e2e SED/s"),
+        "no table on stdout:\n{stdout}"
+    );
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
 
     assert_eq!(report["benchmark"], "e2e");
@@ -44,7 +55,10 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
     assert_eq!(report["signed"]["available"], false);
 
     let engines = report["engines"].as_array().expect("engines");
-    let names: Vec<&str> = engines.iter().filter_map(|e| e["engine"].as_str()).collect();
+    let names: Vec<&str> = engines
+        .iter()
+        .filter_map(|e| e["engine"].as_str())
+        .collect();
     assert_eq!(names, ["sqlite", "postgres"]);
     for e in engines {
         let engine = e["engine"].as_str().unwrap();
@@ -63,7 +77,11 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
             .iter()
             .map(|p| (p["size"].as_str().unwrap(), p["load"].as_str().unwrap()))
             .collect();
-        assert_eq!(loads, [("10KB SED", "full"), ("10KB SED", "half")], "{engine}");
+        assert_eq!(
+            loads,
+            [("10KB SED", "full"), ("10KB SED", "half")],
+            "{engine}"
+        );
         for p in phases {
             let what = format!("{engine} {}", p["load"]);
             assert_eq!(p["security"], "unsigned");
@@ -93,8 +111,14 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
     positive(&b["rsa"]["signs_per_second"], "RSA signs");
     positive(&b["rsa"]["verifies_per_second"], "RSA verifies");
     positive(&b["rsa"]["bound_messages_per_second"], "RSA bound");
-    positive(&b["db_insert_commit"]["sqlite"]["commits_per_second"], "sqlite commits");
-    positive(&b["db_insert_commit"]["postgres"]["commits_per_second"], "postgres commits");
+    positive(
+        &b["db_insert_commit"]["sqlite"]["commits_per_second"],
+        "sqlite commits",
+    );
+    positive(
+        &b["db_insert_commit"]["postgres"]["commits_per_second"],
+        "postgres commits",
+    );
     assert_eq!(b["db_insert_commit"]["sqlite"]["connections"], 1);
 
     let ratios = report["ratios"].as_array().unwrap();

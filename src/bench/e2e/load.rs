@@ -37,16 +37,6 @@ pub enum Attachment {
     },
 }
 
-impl Attachment {
-    pub fn len(&self) -> u64 {
-        match self {
-            Attachment::None => 0,
-            Attachment::Bytes(b) => b.len() as u64,
-            Attachment::File { len, .. } => *len,
-        }
-    }
-}
-
 /// An accepted POST: the message id, when the POST began, how long the 202 took.
 #[derive(Debug, Clone)]
 pub struct Posted {

@@ -373,7 +373,8 @@ pub async fn run(args: &E2eArgs) -> Result<(), BenchError> {
             "db_insert_commit": inserts,
         },
     });
-    let report = with_ratios_and_targets(report);
+    let mut report = with_ratios_and_targets(report);
+    report["machine"]["load_average_at_end"] = json!(procfs::load_average());
     print_tables(&report);
     write_json(args.json.as_deref(), &report)?;
     drop(temp);

@@ -73,6 +73,16 @@ pub fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
+/// The 1-minute load average: other work on the machine skews every figure.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The machine: logical cores, memory and CPU model, for the report.
 pub fn machine() -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -88,6 +98,7 @@ pub fn machine() -> serde_json::Value {
         .and_then(|l| l["MemTotal:".len()..].trim().strip_suffix("kB"))
         .and_then(|v| v.trim().parse::<u64>().ok());
     serde_json::json!({
+        "load_average_at_start": load_average(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "cpu_model": model,
         "memory_bytes": mem_kib.map(|k| k * 1024),
