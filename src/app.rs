@@ -51,6 +51,8 @@ pub enum StartError {
     Seed(#[from] crate::ir::importer::ImportFileError),
     #[error("TLS: {0}")]
     Tls(#[from] crate::transport::TlsError),
+    #[error("SED rendering: {0}")]
+    Render(Box<crate::render::RendererLoadError>),
     #[error("{0}")]
     Other(String),
 }
@@ -106,6 +108,11 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
+        let render = crate::render::Renderer::load(
+            &config.sed.catalogue_dir.join("labels"),
+            &config.sed.schema_dir,
+        )
+        .map_err(|e| StartError::Render(Box::new(e)))?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -114,6 +121,7 @@ impl Application {
             xsd: Arc::new(xsd),
             catalogue: Arc::new(catalogue),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            render: Arc::new(render),
         };
         seed_ir(&state).await?;
         state.reload_ir().await?;
@@ -291,6 +299,7 @@ pub fn api_router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(ops::health::router())
         .merge(api::openapi::router())
+        .merge(crate::console::router())
         .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

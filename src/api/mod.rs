@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod institutions;
 pub mod messages;
 pub mod openapi;
+pub mod render;
 
 use std::sync::Arc;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Wakes the outbox dispatcher when intake has committed new messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Label tables and SED models for human-readable views.
+    pub render: Arc<crate::render::Renderer>,
 }
 
 impl AppState {
@@ -62,4 +65,5 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(cases::router())
         .merge(catalogue::router())
+        .merge(render::router())
 }

@@ -7,6 +7,7 @@
 
 pub mod e2e;
 pub mod intake;
+pub mod ir;
 pub mod sample;
 pub mod validate;
 
@@ -20,6 +21,7 @@ pub enum BenchCommand {
     Validate(validate::ValidateArgs),
     /// Intake requests per second and latency through HTTP and the database.
     Intake(intake::IntakeArgs),
+<<<<<<< HEAD
     /// End to end between two gateway processes: SEDs/s, latency, CPU, memory, start-up,
     /// against an mTLS echo server, RSA and database baselines. Needs no --config.
     E2e(e2e::E2eArgs),
@@ -42,6 +44,10 @@ pub async fn run_standalone(command: &BenchCommand) -> Result<(), BenchError> {
         BenchCommand::EchoServer(args) => e2e::baseline::echo_server(args).await,
         other => Err(BenchError::Setup(format!("{other:?} needs --config"))),
     }
+=======
+    /// IR import, index build, lookup, routing and search times on the shipped data.
+    Ir(ir::IrArgs),
+>>>>>>> main
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +102,7 @@ pub(crate) fn write_json(path: Option<&Path>, value: &serde_json::Value) -> Resu
 
 pub async fn run(config: &Config, command: BenchCommand) -> Result<(), BenchError> {
     match command {
+        BenchCommand::Ir(args) => ir::run(config, &args).await,
         BenchCommand::Validate(args) => {
             let config = config.clone();
             tokio::task::spawn_blocking(move || validate::run(&config, &args))

@@ -1,9 +1,15 @@
 //! One integration test binary (faster to link than one per file).
 
 mod bench;
+mod browser;
+mod cli;
 mod common;
+mod compose;
+mod console;
 mod exchange;
 mod gateways;
 mod institutions_api;
 mod intake;
+mod outbox;
+mod render_api;
 mod store_suite;
