@@ -21,13 +21,14 @@ pub enum BenchCommand {
     Validate(validate::ValidateArgs),
     /// Intake requests per second and latency through HTTP and the database.
     Intake(intake::IntakeArgs),
-<<<<<<< HEAD
     /// End to end between two gateway processes: SEDs/s, latency, CPU, memory, start-up,
     /// against an mTLS echo server, RSA and database baselines. Needs no --config.
     E2e(e2e::E2eArgs),
     /// The mTLS echo server of the e2e baseline (started by `bench e2e`).
     #[command(hide = true)]
     EchoServer(e2e::baseline::EchoServerArgs),
+    /// IR import, index build, lookup, routing and search times on the shipped data.
+    Ir(ir::IrArgs),
 }
 
 impl BenchCommand {
@@ -44,10 +45,6 @@ pub async fn run_standalone(command: &BenchCommand) -> Result<(), BenchError> {
         BenchCommand::EchoServer(args) => e2e::baseline::echo_server(args).await,
         other => Err(BenchError::Setup(format!("{other:?} needs --config"))),
     }
-=======
-    /// IR import, index build, lookup, routing and search times on the shipped data.
-    Ir(ir::IrArgs),
->>>>>>> main
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -219,6 +219,7 @@ struct Plan {
 
 pub async fn run(args: &E2eArgs) -> Result<(), BenchError> {
     let started_at = Utc::now();
+    let load_at_start = procfs::load_average();
     let clients = args
         .clients
         .unwrap_or(if args.short { 16 } else { 64 })
@@ -374,6 +375,7 @@ pub async fn run(args: &E2eArgs) -> Result<(), BenchError> {
         },
     });
     let mut report = with_ratios_and_targets(report);
+    report["machine"]["load_average_at_start"] = json!(load_at_start);
     report["machine"]["load_average_at_end"] = json!(procfs::load_average());
     print_tables(&report);
     write_json(args.json.as_deref(), &report)?;
@@ -462,6 +464,13 @@ async fn engine_phases(
         no: pair.no.memory().map(|m| m.peak),
     };
 
+    // Fresh processes: the peak must show what the large message costs, not what the
+    // allocator kept from the concurrent 1 MB uploads before.
+    if !plan.large.is_empty() {
+        pair.stop().await;
+        pair.at.start(&http).await?;
+        pair.no.start(&http).await?;
+    }
     let mut large = Vec::new();
     for (len, path) in &plan.large {
         let r = large_phase(pair, &http, plan, *len, path, name).await?;

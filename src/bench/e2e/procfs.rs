@@ -98,7 +98,6 @@ pub fn machine() -> serde_json::Value {
         .and_then(|l| l["MemTotal:".len()..].trim().strip_suffix("kB"))
         .and_then(|v| v.trim().parse::<u64>().ok());
     serde_json::json!({
-        "load_average_at_start": load_average(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "cpu_model": model,
         "memory_bytes": mem_kib.map(|k| k * 1024),
