@@ -233,6 +233,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let repo = std::env::current_dir().map_err(CliError::failed)?;
             return crate::demo::run(dir, &repo).await.map_err(CliError::failed);
         }
+        Command::Bench(cmd) if cmd.needs_no_config() => {
+            telemetry::init(crate::config::LogFormat::Human, "warn");
+            return crate::bench::run_standalone(cmd)
+                .await
+                .map_err(CliError::failed);
+        }
         _ => {}
     }
     let config = load_config(&cli)?;

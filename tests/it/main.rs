@@ -1,5 +1,6 @@
 //! One integration test binary (faster to link than one per file).
 
+mod bench;
 mod browser;
 mod chaos;
 mod cli;
