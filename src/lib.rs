@@ -11,6 +11,8 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inbound;
 pub mod ir;
 pub mod ops;

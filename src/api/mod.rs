@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod error;
 pub mod inbox;
 pub mod institutions;
+pub mod limits;
 pub mod messages;
 pub mod openapi;
 pub mod render;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Label tables and SED models for human-readable views.
     pub render: Arc<crate::render::Renderer>,
+    /// Requests per second per API token (`None`: unlimited).
+    pub rate_limit: Option<Arc<limits::ClientRateLimit>>,
 }
 
 impl AppState {

@@ -74,8 +74,16 @@ async fn gzip_stream(data: PayloadData) -> Result<ByteStream, std::io::Error> {
     }
 }
 
+/// Why a message body could not be put together.
+enum BodyError {
+    /// A payload is gone: retrying will not bring it back.
+    Missing(String),
+    /// The store failed (connection lost, database restarting): try again later.
+    Store(String),
+}
+
 impl As4Sender {
-    async fn body(&self, item: &OutboxItem) -> Result<(String, ByteStream), String> {
+    async fn body(&self, item: &OutboxItem) -> Result<(String, ByteStream), BodyError> {
         let m = &item.message;
         let refs: Vec<PayloadRef> = item
             .parts
@@ -111,14 +119,14 @@ impl As4Sender {
                 .store
                 .payload(&part.hash)
                 .await
-                .map_err(|e| format!("payload {}: {e}", part.hash))?
-                .ok_or_else(|| format!("payload {} is missing", part.hash))?;
+                .map_err(|e| BodyError::Store(format!("payload {}: {e}", part.hash)))?
+                .ok_or_else(|| BodyError::Missing(format!("payload {} is missing", part.hash)))?;
             let head = Bytes::from(writer.part_head(&part.content_id, "application/gzip"));
             pieces.push(Box::pin(futures::stream::once(async move { Ok(head) })));
             pieces.push(
                 gzip_stream(data)
                     .await
-                    .map_err(|e| format!("payload {}: {e}", part.hash))?,
+                    .map_err(|e| BodyError::Missing(format!("payload {}: {e}", part.hash)))?,
             );
         }
         let close = Bytes::from(writer.close());
@@ -145,8 +153,9 @@ impl Transmitter for As4Sender {
         };
         let (content_type, body) = match self.body(item).await {
             Ok(b) => b,
-            // A missing payload will not appear by retrying.
-            Err(e) => return SendResult::Rejected(e),
+            // A missing payload will not appear by retrying; a store failure may pass.
+            Err(BodyError::Missing(e)) => return SendResult::Rejected(e),
+            Err(BodyError::Store(e)) => return SendResult::Transport(e),
         };
         let client = match self.client.client() {
             Ok(c) => c,

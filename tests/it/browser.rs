@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::common::repo_path;
-use crate::gateways::{free_port, sed_for, GatewayOptions, TwoGateways, SENDER};
+use crate::gateways::{free_ports, sed_for, GatewayOptions, TwoGateways, SENDER};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -43,7 +43,7 @@ impl Driver {
                 "{binary} is missing: install the Debian packages chromium and chromium-driver (scripts/setup.sh)"
             );
         }
-        let port = free_port();
+        let [port] = free_ports::<1>();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

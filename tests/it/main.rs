@@ -2,12 +2,15 @@
 
 mod bench;
 mod browser;
+mod chaos;
 mod cli;
 mod common;
 mod compose;
 mod console;
 mod exchange;
+mod faultproxy;
 mod gateways;
+mod hostile;
 mod institutions_api;
 mod intake;
 mod outbox;
