@@ -23,8 +23,8 @@ use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::transport::{
-    serve_tls, ListenerStats, MessageSecurity, OutboundClient, OutboundTimeouts, ServeOptions,
-    TlsReloader, TlsSettings,
+    serve_plain, serve_tls, ListenerStats, MessageSecurity, OutboundClient, OutboundTimeouts,
+    ServeOptions, TlsReloader, TlsSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub enum StartError {
     Tls(#[from] crate::transport::TlsError),
     #[error("message security: {0}")]
     Signing(#[from] crate::transport::SigningError),
+    #[error("SED rendering: {0}")]
+    Render(Box<crate::render::RendererLoadError>),
     #[error("{0}")]
     Other(String),
 }
@@ -109,6 +111,12 @@ impl Application {
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
         let security = Arc::new(MessageSecurity::load(&config)?);
+        let render = crate::render::Renderer::load(
+            &config.sed.catalogue_dir.join("labels"),
+            &config.sed.schema_dir,
+        )
+        .map_err(|e| StartError::Render(Box::new(e)))?;
+        let config_api = config.api.clone();
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -118,6 +126,8 @@ impl Application {
             catalogue: Arc::new(catalogue),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             security,
+            render: Arc::new(render),
+            rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
         };
         seed_ir(&state).await?;
         state.reload_ir().await?;
@@ -179,8 +189,8 @@ impl Application {
             let mut stop = stop_rx.clone();
             let options = ServeOptions {
                 max_connections: state.config.as4.max_connections,
+                header_read_timeout: state.config.as4.header_read_timeout,
                 stats: self.listener_stats.clone(),
-                ..ServeOptions::default()
             };
             tokio::spawn(serve_tls(
                 self.as4_listener,
@@ -222,19 +232,28 @@ impl Application {
         };
 
         let reload = tokio::spawn(reload_on_sighup(self.tls.clone(), state.security.clone()));
-        let api = axum::serve(self.api_listener, api_router(state.clone()))
-            .with_graceful_shutdown(async move {
+        let api_options = ServeOptions {
+            max_connections: state.config.api.max_connections,
+            header_read_timeout: state.config.api.header_read_timeout,
+            ..ServeOptions::default()
+        };
+        serve_plain(
+            self.api_listener,
+            api_router(state.clone()),
+            api_options,
+            async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);
-            })
-            .await;
+            },
+        )
+        .await;
         reload.abort();
         let _ = as4_server.await;
         if let Some(d) = dispatcher {
             let _ = d.await;
         }
         state.store.close().await;
-        api.map_err(|e| StartError::Other(format!("API server: {e}")))
+        Ok(())
     }
 }
 
@@ -299,9 +318,16 @@ pub fn api_router(state: AppState) -> Router {
         listener: "api",
     };
     Router::new()
-        .nest("/api/v1", api::router())
+        .nest(
+            "/api/v1",
+            api::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                api::limits::bound_request,
+            )),
+        )
         .merge(ops::health::router())
         .merge(api::openapi::router())
+        .merge(crate::console::router())
         .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -8,13 +8,17 @@ pub mod as4;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod domain;
 pub mod evidence;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inbound;
 pub mod ir;
 pub mod ops;
 pub mod outbox;
+pub mod render;
 pub mod sed;
 pub mod store;
 pub mod transport;

@@ -94,6 +94,9 @@ impl FromRequestParts<AppState> for AuthClient {
                 "the API token has expired",
             ));
         }
+        if let Some(limit) = &state.rate_limit {
+            limit.check(&client.id)?;
+        }
         Ok(AuthClient {
             id: client.id,
             name: client.name,

@@ -36,6 +36,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub findings: Vec<Finding>,
+    /// Seconds for a Retry-After header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -45,6 +47,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             findings: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -66,6 +69,11 @@ impl ApiError {
 
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_findings(mut self, findings: Vec<Finding>) -> Self {
@@ -91,8 +99,9 @@ impl From<StoreError> for ApiError {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
-                "the database cannot be reached; nothing was stored, retry later",
+                "the database cannot be reached; retry later (with the same Idempotency-Key, a retry is safe)",
             )
+            .with_retry_after(1)
         } else {
             ApiError::internal(&e)
         }
@@ -115,6 +124,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

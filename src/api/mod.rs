@@ -7,8 +7,10 @@ pub mod catalogue;
 pub mod error;
 pub mod inbox;
 pub mod institutions;
+pub mod limits;
 pub mod messages;
 pub mod openapi;
+pub mod render;
 
 use std::sync::Arc;
 
@@ -36,6 +38,10 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// WS-Security: our signing key, peers' signer checks (`[security]`).
     pub security: Arc<crate::transport::MessageSecurity>,
+    /// Label tables and SED models for human-readable views.
+    pub render: Arc<crate::render::Renderer>,
+    /// Requests per second per API token (`None`: unlimited).
+    pub rate_limit: Option<Arc<limits::ClientRateLimit>>,
 }
 
 impl AppState {
@@ -64,4 +70,5 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(cases::router())
         .merge(catalogue::router())
+        .merge(render::router())
 }

@@ -2,8 +2,10 @@
 //! - `validate`: XSD validations per second on one validator thread, against the same
 //!   run's figure for Python `xmlschema` on the same file;
 //! - `intake`: `POST /api/v1/messages` requests per second and latency, end to end through
-//!   HTTP and the database, on an in-process gateway.
+//!   HTTP and the database, on an in-process gateway;
+//! - `e2e`: two `sedgate serve` processes end to end, against baselines of the same run.
 
+pub mod e2e;
 pub mod intake;
 pub mod ir;
 pub mod sample;
@@ -19,8 +21,30 @@ pub enum BenchCommand {
     Validate(validate::ValidateArgs),
     /// Intake requests per second and latency through HTTP and the database.
     Intake(intake::IntakeArgs),
+    /// End to end between two gateway processes: SEDs/s, latency, CPU, memory, start-up,
+    /// against an mTLS echo server, RSA and database baselines. Needs no --config.
+    E2e(e2e::E2eArgs),
+    /// The mTLS echo server of the e2e baseline (started by `bench e2e`).
+    #[command(hide = true)]
+    EchoServer(e2e::baseline::EchoServerArgs),
     /// IR import, index build, lookup, routing and search times on the shipped data.
     Ir(ir::IrArgs),
+}
+
+impl BenchCommand {
+    /// Commands that run without a configuration file.
+    pub fn needs_no_config(&self) -> bool {
+        matches!(self, BenchCommand::E2e(_) | BenchCommand::EchoServer(_))
+    }
+}
+
+/// Runs a command that needs no configuration file.
+pub async fn run_standalone(command: &BenchCommand) -> Result<(), BenchError> {
+    match command {
+        BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::EchoServer(args) => e2e::baseline::echo_server(args).await,
+        other => Err(BenchError::Setup(format!("{other:?} needs --config"))),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,5 +107,6 @@ pub async fn run(config: &Config, command: BenchCommand) -> Result<(), BenchErro
                 .map_err(|e| BenchError::Setup(format!("the benchmark thread failed: {e}")))?
         }
         BenchCommand::Intake(args) => intake::run(config, &args).await,
+        other => run_standalone(&other).await,
     }
 }

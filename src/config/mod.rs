@@ -109,6 +109,21 @@ struct RawApi {
     max_attachment_bytes: u64,
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     request_timeout: Duration,
+    /// The whole request body (all multipart parts); beyond it 413 request_too_large.
+    #[serde(default = "default_max_request_bytes")]
+    max_request_bytes: u64,
+    /// Requests per second one API token may make on average; 0 turns the limit off.
+    #[serde(default = "default_rate_limit_per_second")]
+    rate_limit_per_second: u32,
+    /// Requests a token may make at once above the average.
+    #[serde(default = "default_rate_limit_burst")]
+    rate_limit_burst: u32,
+    /// How long a client may take to send a request's headers.
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    header_read_timeout: Duration,
+    /// Connections held at once; further clients wait in the backlog.
+    #[serde(default = "default_max_connections_api")]
+    max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +137,9 @@ struct RawAs4 {
     /// P-Mode id sent as AgreementRef/@pmode.
     #[serde(default)]
     pmode: Option<String>,
+    /// How long a peer may take to send a request's headers after the TLS handshake.
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    header_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +172,9 @@ struct RawOutbox {
     poll_interval: Duration,
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     send_timeout: Duration,
+    /// A claim lasts `send_timeout` plus this; a crashed node's claims come back after it.
+    #[serde(default = "default_lease_margin", with = "humantime_serde")]
+    lease_margin: Duration,
 }
 
 impl Default for RawOutbox {
@@ -166,6 +187,7 @@ impl Default for RawOutbox {
             max_backoff: default_max_backoff(),
             poll_interval: default_poll_interval(),
             send_timeout: default_send_timeout(),
+            lease_margin: default_lease_margin(),
         }
     }
 }
@@ -232,6 +254,21 @@ fn default_max_sed_bytes() -> u64 {
 fn default_max_attachment_bytes() -> u64 {
     100 * 1024 * 1024
 }
+fn default_max_request_bytes() -> u64 {
+    512 * 1024 * 1024
+}
+fn default_rate_limit_per_second() -> u32 {
+    50
+}
+fn default_rate_limit_burst() -> u32 {
+    100
+}
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_connections_api() -> usize {
+    1024
+}
 fn default_max_message_bytes() -> u64 {
     2 * 1024 * 1024 * 1024
 }
@@ -261,6 +298,9 @@ fn default_poll_interval() -> Duration {
 }
 fn default_send_timeout() -> Duration {
     Duration::from_secs(120)
+}
+fn default_lease_margin() -> Duration {
+    Duration::from_secs(30)
 }
 fn default_schema_dir() -> PathBuf {
     PathBuf::from("schemas")
@@ -351,7 +391,13 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     pub max_sed_bytes: u64,
     pub max_attachment_bytes: u64,
+    /// Whole request, body included; beyond it 408 request_timeout.
     pub request_timeout: Duration,
+    pub max_request_bytes: u64,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -360,6 +406,7 @@ pub struct As4Config {
     pub max_message_bytes: u64,
     pub max_connections: usize,
     pub pmode: Option<String>,
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -380,6 +427,7 @@ pub struct OutboxConfig {
     pub max_backoff: Duration,
     pub poll_interval: Duration,
     pub send_timeout: Duration,
+    pub lease_margin: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -590,12 +638,18 @@ impl RawConfig {
                 max_sed_bytes: self.api.max_sed_bytes,
                 max_attachment_bytes: self.api.max_attachment_bytes,
                 request_timeout: self.api.request_timeout,
+                max_request_bytes: self.api.max_request_bytes,
+                rate_limit_per_second: self.api.rate_limit_per_second,
+                rate_limit_burst: self.api.rate_limit_burst.max(1),
+                header_read_timeout: self.api.header_read_timeout,
+                max_connections: self.api.max_connections.max(1),
             },
             as4: As4Config {
                 listen: as4_listen,
                 max_message_bytes: self.as4.max_message_bytes,
                 max_connections: self.as4.max_connections,
                 pmode: self.as4.pmode,
+                header_read_timeout: self.as4.header_read_timeout,
             },
             tls: TlsConfig {
                 cert: self.tls.cert,
@@ -612,6 +666,7 @@ impl RawConfig {
                 max_backoff: self.outbox.max_backoff,
                 poll_interval: self.outbox.poll_interval,
                 send_timeout: self.outbox.send_timeout,
+                lease_margin: self.outbox.lease_margin,
             },
             sed: SedConfig {
                 schema_dir: self.sed.schema_dir,

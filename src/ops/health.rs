@@ -34,30 +34,49 @@ struct Check {
     detail: String,
 }
 
+/// A database that does not answer within this is not ready: a probe must not hang on a
+/// blackholed connection.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    let database = match state.store.ping().await {
-        Ok(()) => Check {
+    let database = match tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => Check {
             ok: true,
             detail: format!("{:?} reachable", state.store.engine()),
         },
-        Err(e) => Check {
+        Ok(Err(e)) => Check {
             ok: false,
             detail: e.to_string(),
+        },
+        Err(_) => Check {
+            ok: false,
+            detail: format!("no answer within {PROBE_TIMEOUT:?}"),
         },
     };
-    let migrations = match state.store.migrations_applied().await {
-        Ok(true) => Check {
-            ok: true,
-            detail: "all applied".into(),
-        },
-        Ok(false) => Check {
+    let migrations = if !database.ok {
+        Check {
             ok: false,
-            detail: "pending migrations".into(),
-        },
-        Err(e) => Check {
-            ok: false,
-            detail: e.to_string(),
-        },
+            detail: "unknown: the database does not answer".into(),
+        }
+    } else {
+        match tokio::time::timeout(PROBE_TIMEOUT, state.store.migrations_applied()).await {
+            Ok(Ok(true)) => Check {
+                ok: true,
+                detail: "all applied".into(),
+            },
+            Ok(Ok(false)) => Check {
+                ok: false,
+                detail: "pending migrations".into(),
+            },
+            Ok(Err(e)) => Check {
+                ok: false,
+                detail: e.to_string(),
+            },
+            Err(_) => Check {
+                ok: false,
+                detail: format!("no answer within {PROBE_TIMEOUT:?}"),
+            },
+        }
     };
     let size = state.ir().len();
     let ir = Check {

@@ -125,27 +125,41 @@ async fn gzip_stream(data: PayloadData) -> Result<ByteStream, std::io::Error> {
     }
 }
 
+/// Why a message body could not be put together.
+enum BodyError {
+    /// A payload is gone: retrying will not bring it back.
+    Missing(String),
+    /// The store failed (connection lost, database restarting): try again later.
+    Store(String),
+    /// Cannot be sent as configured (no signing key, no encryption certificate, too large
+    /// to encrypt): retrying will not help until an operator acts.
+    Unsendable(String),
+}
+
 impl As4Sender {
-    async fn payload(&self, hash: &str) -> Result<PayloadData, String> {
+    async fn payload(&self, hash: &str) -> Result<PayloadData, BodyError> {
         self.store
             .payload(hash)
             .await
-            .map_err(|e| format!("payload {hash}: {e}"))?
-            .ok_or_else(|| format!("payload {hash} is missing"))
+            .map_err(|e| BodyError::Store(format!("payload {hash}: {e}")))?
+            .ok_or_else(|| BodyError::Missing(format!("payload {hash} is missing")))
     }
 
     /// Signs `envelope` over the compressed parts (digested in a first pass).
-    async fn sign(&self, item: &OutboxItem, envelope: Vec<u8>) -> Result<SignedEnvelope, String> {
-        let key = self
-            .security
-            .key()
-            .ok_or("no signing key configured ([security] sign_key)")?;
+    async fn sign(
+        &self,
+        item: &OutboxItem,
+        envelope: Vec<u8>,
+    ) -> Result<SignedEnvelope, BodyError> {
+        let key = self.security.key().ok_or_else(|| {
+            BodyError::Unsendable("no signing key configured ([security] sign_key)".into())
+        })?;
         let mut digests = Vec::with_capacity(item.parts.len());
         for part in &item.parts {
             let data = self.payload(&part.hash).await?;
             let digest = compressed_digest(data)
                 .await
-                .map_err(|e| format!("payload {}: {e}", part.hash))?;
+                .map_err(|e| BodyError::Missing(format!("payload {}: {e}", part.hash)))?;
             digests.push((part.content_id.clone(), digest));
         }
         // RSA signing off the async workers.
@@ -163,8 +177,8 @@ impl As4Sender {
             wssec::sign_user_message(&envelope, &attachments, &key, Utc::now())
         })
         .await
-        .map_err(|e| format!("signing: {e}"))?
-        .map_err(|e| format!("signing: {e}"))
+        .map_err(|e| BodyError::Unsendable(format!("signing: {e}")))?
+        .map_err(|e| BodyError::Unsendable(format!("signing: {e}")))
     }
 
     /// Encrypts the compressed parts for the receiver; the whole body is in memory.
@@ -172,22 +186,26 @@ impl As4Sender {
         &self,
         item: &OutboxItem,
         signed_xml: &[u8],
-    ) -> Result<(String, ByteStream, Vec<u8>), String> {
+    ) -> Result<(String, ByteStream, Vec<u8>), BodyError> {
         let m = &item.message;
         let recipient = self
             .security
             .encryption_certificate(&m.peer_country, &self.ir.load())
             .ok_or_else(|| {
-                format!(
+                BodyError::Unsendable(format!(
                     "no encryption certificate for {} ([security] encrypt_certs, listed in the IR)",
                     m.peer_country
-                )
+                ))
             })?;
         let mut budget = MAX_ENCRYPTED_BYTES;
         let mut compressed = Vec::with_capacity(item.parts.len());
         for part in &item.parts {
             let data = self.payload(&part.hash).await?;
-            compressed.push(compressed_bytes(data, &mut budget).await?);
+            compressed.push(
+                compressed_bytes(data, &mut budget)
+                    .await
+                    .map_err(BodyError::Unsendable)?,
+            );
         }
         let plain: Vec<wssec::PlainPart<'_>> = item
             .parts
@@ -200,7 +218,7 @@ impl As4Sender {
             })
             .collect();
         let (xml, encrypted) = wssec::encrypt_attachments(signed_xml, &plain, &recipient)
-            .map_err(|e| format!("encrypting: {e}"))?;
+            .map_err(|e| BodyError::Unsendable(format!("encrypting: {e}")))?;
         let writer = MimeWriter::new();
         let mut chunks = vec![Bytes::from(writer.root_head()), Bytes::from(xml.clone())];
         for part in encrypted {
@@ -238,7 +256,7 @@ impl As4Sender {
         &self,
         item: &OutboxItem,
         signed: &SignedEnvelope,
-    ) -> Result<(), SendResult> {
+    ) -> Result<(), BodyError> {
         self.store
             .record_evidence(&Evidence {
                 message_id: item.message.id.clone(),
@@ -251,10 +269,10 @@ impl As4Sender {
                 at: Utc::now(),
             })
             .await
-            .map_err(|e| SendResult::Transport(format!("storing the signed envelope: {e}")))
+            .map_err(|e| BodyError::Store(format!("storing the signed envelope: {e}")))
     }
 
-    async fn body(&self, item: &OutboxItem) -> Result<Prepared, SendResult> {
+    async fn body(&self, item: &OutboxItem) -> Result<Prepared, BodyError> {
         let m = &item.message;
         let refs: Vec<PayloadRef> = item
             .parts
@@ -284,10 +302,7 @@ impl As4Sender {
             let signed = match self.earlier_signature(item).await {
                 Some(signed) => signed,
                 None => {
-                    let signed = self
-                        .sign(item, envelope)
-                        .await
-                        .map_err(SendResult::Rejected)?;
+                    let signed = self.sign(item, envelope).await?;
                     self.record_sent(item, &signed).await?;
                     signed
                 }
@@ -297,10 +312,7 @@ impl As4Sender {
             (envelope, None)
         };
         if self.security.encrypt {
-            let (content_type, body, _) = self
-                .encrypted_body(item, &envelope)
-                .await
-                .map_err(SendResult::Rejected)?;
+            let (content_type, body, _) = self.encrypted_body(item, &envelope).await?;
             // The evidence is the signed envelope; encryption only wraps it for transport.
             return Ok(Prepared {
                 content_type,
@@ -315,16 +327,13 @@ impl As4Sender {
             Ok(Bytes::from(envelope.clone())),
         ]))];
         for part in &item.parts {
-            let data = self
-                .payload(&part.hash)
-                .await
-                .map_err(SendResult::Rejected)?;
+            let data = self.payload(&part.hash).await?;
             let head = Bytes::from(writer.part_head(&part.content_id, "application/gzip"));
             pieces.push(Box::pin(futures::stream::once(async move { Ok(head) })));
             pieces.push(
                 gzip_stream(data)
                     .await
-                    .map_err(|e| SendResult::Rejected(format!("payload {}: {e}", part.hash)))?,
+                    .map_err(|e| BodyError::Missing(format!("payload {}: {e}", part.hash)))?,
             );
         }
         let close = Bytes::from(writer.close());
@@ -417,8 +426,11 @@ impl Transmitter for As4Sender {
             envelope,
         } = match self.body(item).await {
             Ok(p) => p,
-            // A missing payload will not appear by retrying (Rejected); a database hiccup may.
-            Err(result) => return result,
+            // A missing payload will not appear by retrying; a store failure may pass.
+            Err(BodyError::Missing(e) | BodyError::Unsendable(e)) => {
+                return SendResult::Rejected(e)
+            }
+            Err(BodyError::Store(e)) => return SendResult::Transport(e),
         };
         let client = match self.client.client() {
             Ok(c) => c,

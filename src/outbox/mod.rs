@@ -77,7 +77,7 @@ impl Dispatcher {
     /// A lease long enough for one send with its timeout, so a live sender is never
     /// overtaken, but a dead one's claims come back.
     fn lease(&self) -> Duration {
-        self.config.send_timeout + Duration::from_secs(30)
+        self.config.send_timeout + self.config.lease_margin
     }
 
     /// Claims what is due and sends it, `workers` at a time. Returns the outcomes.

@@ -289,34 +289,117 @@ impl Connection {
         tls_stream: tokio_rustls::server::TlsStream<TcpStream>,
         peer: PeerIdentity,
     ) {
-        let app = self.app.clone();
         let remote = self.remote;
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        serve_http1(
+            TokioIo::new(tls_stream),
+            self.app.clone(),
             // Identity comes from the TLS session only; nothing a client sends can set it.
-            request.extensions_mut().insert(peer.clone());
-            request.extensions_mut().insert(ConnectInfo(remote));
-            app.clone().oneshot(request)
-        });
-        // HTTP/1 only: ALPN offers only http/1.1, and the auto builder's protocol sniffing has
-        // no deadline, so a client silent after the handshake would hold its slot forever.
-        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout);
-        let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
-        tokio::pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = wait_for_drain(&mut self.drain) => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        if let Err(error) = result {
-            tracing::debug!(%remote, %error, "peer connection ended with an error");
-        }
+            move |extensions| {
+                extensions.insert(peer.clone());
+                extensions.insert(ConnectInfo(remote));
+            },
+            self.header_read_timeout,
+            remote,
+            &mut self.drain,
+        )
+        .await;
     }
+}
+
+/// Serves `app` over HTTP/1 on one connection until it ends or shutdown begins (then drains
+/// it). `tag` adds the connection's extensions (identity, remote address) to each request.
+async fn serve_http1<I>(
+    io: I,
+    app: Router,
+    tag: impl Fn(&mut http::Extensions) + Clone + Send + Sync + 'static,
+    header_read_timeout: Duration,
+    remote: SocketAddr,
+    drain: &mut watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        tag(request.extensions_mut());
+        app.clone().oneshot(request)
+    });
+    // HTTP/1 only: ALPN offers only http/1.1, and the auto builder's protocol sniffing has
+    // no deadline, so a client silent after the handshake would hold its slot forever.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = wait_for_drain(drain) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%remote, %error, "connection ended with an error");
+    }
+}
+
+/// Serves `app` over plain HTTP/1 (the back-office API behind its TLS-terminating proxy) until
+/// `shutdown` completes, then drains open connections. Unlike `axum::serve` it bounds what a
+/// client can hold: at most `max_connections` at once (others wait in the backlog) and
+/// `header_read_timeout` to send a request's headers, so byte-a-second clients cannot pin
+/// the gateway.
+pub async fn serve_plain(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let max_connections = options.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (drain_tx, drain_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+        };
+        let (stream, remote) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting an API connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let slot = Slot::take(permit, options.stats.clone());
+        let app = app.clone();
+        let mut drain = drain_rx.clone();
+        let header_read_timeout = options.header_read_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            serve_http1(
+                TokioIo::new(stream),
+                app,
+                move |extensions| {
+                    extensions.insert(ConnectInfo(remote));
+                },
+                header_read_timeout,
+                remote,
+                &mut drain,
+            )
+            .await;
+        });
+    }
+    drop(listener);
+    let _ = drain_tx.send(true);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
 }
 
 /// Resolves once shutdown began (or the listener is gone). Returns nothing so no watch guard

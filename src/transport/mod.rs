@@ -17,7 +17,7 @@ mod tests;
 
 pub use client::{ClientError, OutboundClient, OutboundTimeouts};
 pub use identity::{IdentityError, PeerIdentity};
-pub use listener::{serve_tls, HandshakeRefusal, ListenerStats, ServeOptions};
+pub use listener::{serve_plain, serve_tls, HandshakeRefusal, ListenerStats, ServeOptions};
 pub use pki::{DevCa, DevPki, DevPkiFiles, IssuedCert, LeafSpec, PkiError};
 pub use signing::{MessageSecurity, SignerRefusal, SigningError};
 pub use tls::{TlsError, TlsReloader, TlsSettings};

@@ -77,6 +77,20 @@ macro_rules! both_engines {
             }
         }
     };
+    // On a multi-threaded runtime: for tests whose in-process helpers (a fault proxy) must
+    // keep running while the test blocks on a child process.
+    ($name:ident, $body:ident, multi_thread) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(sedgate::config::Engine::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body(sedgate::config::Engine::Postgres).await;
+            }
+        }
+    };
 }
 
 /// A gateway running in this process on random ports, with a fresh database, the

@@ -70,6 +70,28 @@ pub fn raw_message(
     sed: &[u8],
     key: Option<&PrivateKey>,
 ) -> (String, Vec<u8>) {
+    let compressed = gzip(sed);
+    let envelope = envelope_xml(message_id, case_id, sender);
+    let envelope = match key {
+        Some(key) => signed(&envelope, &compressed, key),
+        None => envelope,
+    };
+    mime_message(&envelope, &compressed)
+}
+
+/// `envelope` signed with `key` over `sed_part` (the octets as sent, as `cid:sed@test`).
+pub fn signed(envelope: &[u8], sed_part: &[u8], key: &PrivateKey) -> Vec<u8> {
+    let attachments = [AttachmentDigest {
+        content_id: "sed@test",
+        content: AttachmentContent::Bytes(sed_part),
+    }];
+    sign_user_message(envelope, &attachments, key, chrono::Utc::now())
+        .unwrap()
+        .xml
+}
+
+/// The SOAP envelope of a P2000 UserMessage whose SED part is `cid:sed@test`.
+pub fn envelope_xml(message_id: &str, case_id: &str, sender: &str) -> Vec<u8> {
     let info = SedHeaderInfo {
         message_id: message_id.parse().unwrap(),
         timestamp: chrono::Utc::now(),
@@ -86,25 +108,16 @@ pub fn raw_message(
         mime_type: "application/xml".into(),
         part_type: PartType::Sed,
     }];
-    let envelope = build_user_message(&user_message(&info, &refs)).xml;
-    let compressed = gzip(sed);
-    let envelope = match key {
-        Some(key) => {
-            let attachments = [AttachmentDigest {
-                content_id: "sed@test",
-                content: AttachmentContent::Bytes(&compressed),
-            }];
-            sign_user_message(&envelope, &attachments, key, chrono::Utc::now())
-                .unwrap()
-                .xml
-        }
-        None => envelope,
-    };
+    build_user_message(&user_message(&info, &refs)).xml
+}
+
+/// `envelope` as the root part and `sed_part` (already gzipped, or not) as `cid:sed@test`.
+pub fn mime_message(envelope: &[u8], sed_part: &[u8]) -> (String, Vec<u8>) {
     let writer = MimeWriter::new();
     let mut body = writer.root_head();
-    body.extend_from_slice(&envelope);
+    body.extend_from_slice(envelope);
     body.extend_from_slice(&writer.part_head("sed@test", "application/gzip"));
-    body.extend_from_slice(&compressed);
+    body.extend_from_slice(sed_part);
     body.extend_from_slice(&writer.close());
     (writer.content_type(), body)
 }
@@ -265,11 +278,44 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
     Ok(())
 }
 
+/// Each retry waits at least half its full backoff (100 ms doubling, capped at 1 s): the
+/// attempt history shows the backoff.
+fn assert_backoff_grows(m: &Value) {
+    let mut delays = Vec::new();
+    for e in m["history"].as_array().unwrap() {
+        if e["state"] != "retry" {
+            continue;
+        }
+        let detail = e["detail"].as_str().unwrap();
+        let attempt: u32 = detail
+            .strip_prefix("attempt ")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("attempt number in {detail:?}"));
+        let next = detail
+            .rsplit("next attempt at ")
+            .next()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("next attempt time in {detail:?}"));
+        let at = chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).unwrap();
+        let delay = (next - at).num_milliseconds();
+        let full = (100i64 << (attempt - 1)).min(1000);
+        assert!(
+            delay >= full / 2 - 5 && delay <= full + 5,
+            "attempt {attempt}: waits {delay} ms, backoff {full} ms: {m}"
+        );
+        delays.push(delay);
+    }
+    assert!(delays.len() >= 5, "{delays:?}");
+    // Over two steps the floor doubles, whatever the jitter.
+    assert!(delays[4] > delays[0] && delays[3] > delays[1], "{delays:?}");
+}
+
 async fn receiver_down_then_up(engine: Engine) {
-    let mut gws = TwoGateways::start(engine).await;
+    let gws = TwoGateways::start(engine).await;
     gws.no.kill();
     let id = gws.post_sed("case-outage", b"%PDF-1.4 outage").await;
-    // Wait for at least two failed attempts with backoff.
+    // Wait for at least five failed attempts with backoff (100 ms base, 1 s cap: ~3 s).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let m = gws.message(&id).await;
@@ -279,8 +325,9 @@ async fn receiver_down_then_up(engine: Engine) {
             .iter()
             .filter(|e| e["state"] == "retry")
             .count();
-        if retries >= 2 {
+        if retries >= 5 {
             assert_eq!(m["state"], "sending");
+            assert_backoff_grows(&m);
             break;
         }
         assert!(
@@ -301,12 +348,19 @@ async fn receiver_down_then_up(engine: Engine) {
         ),
         "{m}"
     );
+    // Within the budget (20 attempts) nothing was given up.
+    assert!(
+        !history
+            .iter()
+            .any(|e| e["state"] == "dead_lettered" || e["state"] == "failed"),
+        "{m}"
+    );
     assert_eq!(gws.inbox().await.len(), 1);
 }
 both_engines!(outage, receiver_down_then_up);
 
 async fn permanent_refusal_is_dead_lettered_then_redriven(engine: Engine) {
-    let mut gws = TwoGateways::start_with(
+    let gws = TwoGateways::start_with(
         engine,
         crate::gateways::GatewayOptions {
             no_trusts_at: false,
@@ -404,4 +458,36 @@ async fn ping_gets_a_receipt_and_delivers_nothing() {
         "{answer}"
     );
     assert!(gws.inbox().await.is_empty());
+}
+
+/// `sedgate audit verify` names the first altered entry and exits non-zero.
+#[tokio::test]
+async fn audit_verify_cli_names_the_first_broken_link() {
+    use sqlx::Executor;
+    let gws = TwoGateways::start(Engine::Sqlite).await;
+    let id = gws.post_sed("case-audit-cli", b"%PDF-1.4 audit").await;
+    gws.wait_state(&id, "delivered", Duration::from_secs(30))
+        .await;
+    let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
+    assert!(ok && out.contains("audit chain intact"), "{out}{err}");
+    let entries: i64 = out
+        .trim()
+        .rsplit(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("entry count in {out:?}"));
+    assert!(entries >= 2, "{out}");
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&gws.at_db).await.unwrap();
+    db.execute("UPDATE audit SET detail = 'forged' WHERE seq = 2")
+        .await
+        .unwrap();
+    db.close().await;
+    let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
+    assert!(!ok, "a forged entry passed: {out}");
+    assert!(
+        err.contains(&format!("audit chain broken at entry 2 (of {entries})")),
+        "{out}{err}"
+    );
 }

@@ -10,14 +10,22 @@ use sedgate::transport::{DevPki, DevPkiFiles};
 use serde_json::Value;
 
 use crate::common::{fresh_database_url, install_crypto_provider, repo_path};
+use crate::faultproxy::FaultProxy;
+
+/// Bytes a client sends through the AS4 proxy before its request faults apply: above a TLS
+/// handshake with an ECDSA client certificate, below a request carrying an attachment of a
+/// few tens of KiB.
+pub const PROXY_THRESHOLD: usize = 8 * 1024;
 
 pub const SENDER: &str = "AT:0100";
 pub const RECEIVER: &str = "NO:NAVAT07";
 
-/// A free port on 127.0.0.1 (bound, then released for the process to take).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// `N` distinct free ports: all bound at once, so no two are the same, then released.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
 }
 
 pub struct GatewayProcess {
@@ -26,7 +34,8 @@ pub struct GatewayProcess {
     pub api: String,
     pub as4_port: u16,
     pub log: PathBuf,
-    child: Option<Child>,
+    /// Behind a lock so a shared harness can kill and restart while clients keep posting.
+    child: parking_lot::Mutex<Option<Child>>,
 }
 
 impl GatewayProcess {
@@ -54,9 +63,15 @@ impl GatewayProcess {
         )
     }
 
-    pub fn start(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = std::fs::File::create(&self.log).expect("log file");
+    pub fn start(&self) {
+        let mut slot = self.child.lock();
+        assert!(slot.is_none(), "already running");
+        // Appended: after a kill and restart the earlier runs stay readable.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_sedgate"))
             .arg("--config")
             .arg(&self.config)
@@ -66,7 +81,7 @@ impl GatewayProcess {
             .stderr(log)
             .spawn()
             .expect("spawn sedgate serve");
-        self.child = Some(child);
+        *slot = Some(child);
     }
 
     pub async fn wait_ready(&self) {
@@ -90,8 +105,8 @@ impl GatewayProcess {
     }
 
     /// SIGKILL: the harshest stop.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
+    pub fn kill(&self) {
+        if let Some(mut c) = self.child.lock().take() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -99,7 +114,7 @@ impl GatewayProcess {
 
     /// Sends SIGHUP (certificate and CRL reload).
     pub fn hangup(&self) {
-        if let Some(c) = &self.child {
+        if let Some(c) = &*self.child.lock() {
             let _ = Command::new("kill")
                 .arg("-HUP")
                 .arg(c.id().to_string())
@@ -115,6 +130,13 @@ impl Drop for GatewayProcess {
 }
 
 pub struct TwoGateways {
+    /// Database URLs as the gateways use them (through the proxy when there is one).
+    pub at_db: String,
+    pub no_db: String,
+    /// Between AT's outbox and NO's AS4 listener, when asked for.
+    pub at_to_no: Option<FaultProxy>,
+    /// Between AT and PostgreSQL, when asked for.
+    pub at_to_db: Option<FaultProxy>,
     pub dir: tempfile::TempDir,
     pub pki: DevPkiFiles,
     pub at: GatewayProcess,
@@ -136,6 +158,17 @@ pub struct GatewayOptions {
     /// the directory of the development PKI.
     pub at_extra_toml: String,
     pub max_attempts: u32,
+    /// AT reaches NO's AS4 listener through a [`FaultProxy`] (`TwoGateways::at_to_no`).
+    pub proxy_at_to_no: bool,
+    /// AT reaches PostgreSQL through a [`FaultProxy`] (`TwoGateways::at_to_db`).
+    pub proxy_at_to_db: bool,
+    pub send_timeout: &'static str,
+    pub lease_margin: &'static str,
+    /// Extra keys of the `[api]` table of both gateways.
+    pub api_toml: &'static str,
+    /// Extra keys of the `[as4]` and `[tls]` tables of both gateways.
+    pub as4_toml: &'static str,
+    pub tls_toml: &'static str,
 }
 
 impl Default for GatewayOptions {
@@ -146,6 +179,14 @@ impl Default for GatewayOptions {
             no_endpoint: None,
             at_extra_toml: String::new(),
             max_attempts: 20,
+            proxy_at_to_no: false,
+            proxy_at_to_db: false,
+            send_timeout: "10s",
+            lease_margin: "30s",
+            // The harness polls a lot; the limit itself is tested in process.
+            api_toml: "rate_limit_per_second = 0",
+            as4_toml: "",
+            tls_toml: "",
         }
     }
 }
@@ -173,18 +214,22 @@ url = "{db_url}"
 max_connections = 4
 [api]
 listen = "127.0.0.1:{api_port}"
+{api_toml}
 [as4]
 listen = "127.0.0.1:{as4_port}"
+{as4_toml}
 [tls]
 cert = "{pki}/{lower}/cert.pem"
 key = "{pki}/{lower}/key.pem"
 trust_anchors = "{pki}/ca.pem"
 crls = ["{pki}/crl.pem"]
+{tls_toml}
 [outbox]
 base_backoff = "100ms"
 max_backoff = "1s"
 poll_interval = "100ms"
-send_timeout = "10s"
+send_timeout = "{send_timeout}"
+lease_margin = "{lease_margin}"
 max_attempts = {max_attempts}
 [ir]
 seed = ["{seed}", "{ap}"]
@@ -205,6 +250,11 @@ level = "info"
         seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
         ap = ap_file.display(),
         max_attempts = options.max_attempts,
+        send_timeout = options.send_timeout,
+        lease_margin = options.lease_margin,
+        api_toml = options.api_toml,
+        as4_toml = options.as4_toml,
+        tls_toml = options.tls_toml,
     );
     let path = dir.join(format!("{lower}.toml"));
     std::fs::write(&path, toml).expect("write config");
@@ -225,7 +275,13 @@ impl TwoGateways {
             "SE".parse().unwrap(),
         ];
         let pki = DevPki::generate(&dir.path().join("pki"), &countries, &[]).expect("dev PKI");
-        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let ports = free_ports::<4>();
+        let at_to_no = if options.proxy_at_to_no {
+            let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], ports[3]));
+            Some(FaultProxy::start(upstream, PROXY_THRESHOLD, 1).await)
+        } else {
+            None
+        };
         // Each access point with its TLS and its signing certificate.
         let fp = |cc: &str| {
             pki.gateways[&cc.parse::<CountryCode>().unwrap()]
@@ -246,10 +302,12 @@ impl TwoGateways {
             fp("NO")[..1].to_vec()
         };
         let no_url = format!("https://127.0.0.1:{}/as4", ports[3]);
-        let no_url_for_at = options
-            .no_endpoint
-            .clone()
-            .unwrap_or_else(|| no_url.clone());
+        let no_url_for_at = match (&options.no_endpoint, &at_to_no) {
+            (Some(url), _) => url.clone(),
+            // TLS passes through the proxy untouched; only the port differs.
+            (None, Some(proxy)) => format!("https://127.0.0.1:{}/as4", proxy.port),
+            (None, None) => no_url.clone(),
+        };
         std::fs::write(
             &at_ap,
             aps(fp("AT"), no_fp_for_at, no_url_for_at).to_string(),
@@ -263,7 +321,15 @@ impl TwoGateways {
         };
         std::fs::write(&no_ap, aps(at_fp_for_no, fp("NO"), no_url).to_string()).unwrap();
 
-        let at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
+        let mut at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
+        let at_to_db = if options.proxy_at_to_db && engine == Engine::Postgres {
+            let pg = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+            let proxy = FaultProxy::start(pg, usize::MAX, 2).await;
+            at_db = at_db.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+            Some(proxy)
+        } else {
+            None
+        };
         let no_db = fresh_database_url(engine, &dir.path().join("no-db")).await;
         std::fs::create_dir_all(dir.path().join("at-db")).unwrap();
         std::fs::create_dir_all(dir.path().join("no-db")).unwrap();
@@ -285,21 +351,21 @@ impl TwoGateways {
             &no_ap,
             &options,
         );
-        let mut at = GatewayProcess {
+        let at = GatewayProcess {
             country: "AT",
             config: at_cfg,
             api: format!("http://127.0.0.1:{}", ports[0]),
             as4_port: ports[1],
             log: dir.path().join("at.log"),
-            child: None,
+            child: parking_lot::Mutex::new(None),
         };
-        let mut no = GatewayProcess {
+        let no = GatewayProcess {
             country: "NO",
             config: no_cfg,
             api: format!("http://127.0.0.1:{}", ports[2]),
             as4_port: ports[3],
             log: dir.path().join("no.log"),
-            child: None,
+            child: parking_lot::Mutex::new(None),
         };
         let token = |gw: &GatewayProcess, name: &str, inst: &str| {
             let (ok, out, err) = gw.cli(&["client", "add", "--name", name, "--institution", inst]);
@@ -313,6 +379,10 @@ impl TwoGateways {
         at.wait_ready().await;
         no.wait_ready().await;
         TwoGateways {
+            at_db,
+            no_db,
+            at_to_no,
+            at_to_db,
             dir,
             pki,
             at,
@@ -326,6 +396,21 @@ impl TwoGateways {
     /// Posts a P2000 from AT:0100 to NO:NAVAT07 with the given attachment; returns the
     /// message id.
     pub async fn post_sed(&self, case_id: &str, attachment: &[u8]) -> String {
+        let (status, body) = self
+            .try_post_sed(case_id, attachment, None)
+            .await
+            .expect("post");
+        assert_eq!(status, 202, "{body}");
+        body["messages"][0]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Posts a P2000 and returns status and body; a transport error is returned as is.
+    pub async fn try_post_sed(
+        &self,
+        case_id: &str,
+        attachment: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<(u16, Value), reqwest::Error> {
         let sed = sed_for(case_id);
         let metadata = serde_json::json!({
             "case_id": case_id, "buc": "P_BUC_01", "sed_type": "P2000", "cdm_version": "4.2",
@@ -352,18 +437,45 @@ impl TwoGateways {
                     .mime_str("application/pdf")
                     .unwrap(),
             );
-        let res = self
+        let mut request = self
             .http
             .post(self.at.url("/api/v1/messages"))
             .bearer_auth(&self.at_token)
-            .multipart(form)
-            .send()
-            .await
-            .expect("post");
-        let status = res.status();
-        let body: Value = res.json().await.expect("json");
-        assert_eq!(status, 202, "{body}");
-        body["messages"][0]["id"].as_str().expect("id").to_owned()
+            .timeout(Duration::from_secs(30))
+            .multipart(form);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let res = request.send().await?;
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// Every inbox item of NO, acknowledged or not, following the cursor.
+    pub async fn inbox_all(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let page: Value = self
+                .http
+                .get(self.no.url(&format!(
+                    "/api/v1/inbox?include_acked=true&limit=500&after={after}"
+                )))
+                .bearer_auth(&self.no_token)
+                .send()
+                .await
+                .expect("inbox")
+                .json()
+                .await
+                .expect("json");
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                return all;
+            }
+            after = page["next_cursor"].as_i64().expect("cursor");
+            all.extend(items);
+        }
     }
 
     pub async fn message(&self, id: &str) -> Value {

@@ -1,13 +1,20 @@
 //! One integration test binary (faster to link than one per file).
 
+mod bench;
+mod browser;
+mod chaos;
 mod cli;
 mod common;
 mod compose;
+mod console;
 mod exchange;
+mod faultproxy;
 mod gateways;
+mod hostile;
 mod institutions_api;
 mod intake;
 mod interop_live;
 mod outbox;
+mod render_api;
 mod signed;
 mod store_suite;

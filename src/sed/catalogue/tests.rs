@@ -167,12 +167,12 @@ fn titles_in_english_french_and_german() {
     assert_eq!(t("en", "A001"), Some("Request for exception (Art. 16)"));
     assert_eq!(
         CATALOGUE.languages().collect::<Vec<_>>(),
-        ["de", "en", "fr"]
+        ["de", "en", "fr", "nb"]
     );
     // Missing is missing: no fallback to English.
     assert_eq!(t("nl", "P_BUC_01"), None);
     assert_eq!(t("en", "P3000"), None);
-    for lang in ["en", "fr", "de"] {
+    for lang in ["en", "fr", "de", "nb"] {
         for def in CATALOGUE.bucs(v("4.2")) {
             assert!(t(lang, def.buc.as_str()).is_some(), "{lang} {}", def.buc);
         }
