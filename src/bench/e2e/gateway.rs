@@ -24,9 +24,11 @@ pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Synthetic institutions added to the IR (the start-up target is set for 10,000).
 pub const SYNTHETIC_INSTITUTIONS: usize = 10_000;
 
-/// TOML that switches WS-Security signing on in a gateway config, once signing is wired
-/// into the gateways (`None` until then: `--signed` then reports "not available").
-pub const SIGNING_TOML: Option<&str> = None;
+/// TOML that switches WS-Security signing on in a gateway config (`None` would mean signing
+/// is not wired into the gateways: `--signed` then reports "not available").
+pub const SIGNING_TOML: Option<&str> = Some("[security]\nsign = true\nrequire_signature = true\n");
+/// TOML for an unsigned run: signing is on by default.
+pub const UNSIGNED_TOML: &str = "[security]\nsign = false\nrequire_signature = false\n";
 
 /// Settings shared by both gateways of a run.
 #[derive(Debug, Clone)]
@@ -66,21 +68,17 @@ impl RunFiles {
         })
     }
 
-    pub fn cert_fingerprint(&self, country: &str) -> Result<String, BenchError> {
+    /// Fingerprints of the TLS and signing certificates, as the IR lists them.
+    pub fn cert_fingerprints(&self, country: &str) -> Result<Vec<String>, BenchError> {
         let cc: CountryCode = country
             .parse()
             .map_err(|e| BenchError::Setup(format!("{e}")))?;
-        let files = self
-            .pki
+        self.pki
             .gateways
             .get(&cc)
-            .ok_or_else(|| BenchError::Setup(format!("no certificate for {cc}")))?;
-        let pem = std::fs::read(&files.cert).map_err(io_error(&files.cert))?;
-        let der = rustls_pemfile::certs(&mut pem.as_slice())
-            .next()
-            .ok_or_else(|| BenchError::Setup("certificate file holds no certificate".into()))?
-            .map_err(io_error(&files.cert))?;
-        Ok(crate::transport::identity::fingerprint(&der))
+            .ok_or_else(|| BenchError::Setup(format!("no certificate for {cc}")))?
+            .fingerprints()
+            .map_err(|e| BenchError::Setup(format!("certificates of {cc}: {e}")))
     }
 }
 
@@ -287,9 +285,9 @@ impl Pair {
         let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
         let aps = json!([
             {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]),
-             "cert_fingerprints": [files.cert_fingerprint("AT")?]},
+             "cert_fingerprints": files.cert_fingerprints("AT")?},
             {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]),
-             "cert_fingerprints": [files.cert_fingerprint("NO")?]},
+             "cert_fingerprints": files.cert_fingerprints("NO")?},
         ]);
         let ap_file = dir.join("access-points.json");
         std::fs::write(&ap_file, aps.to_string()).map_err(io_error(&ap_file))?;
@@ -315,7 +313,7 @@ impl Pair {
         let signing = if settings.signed {
             SIGNING_TOML.unwrap_or_default()
         } else {
-            ""
+            UNSIGNED_TOML
         };
         let toml = format!(
             r#"
