@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libclang-dev clang libxml2-dev python3-venv)
+# chromium and chromium-driver: the console browser tests (tests/it/browser.rs) drive headless Chromium.
+apt_packages=(pkg-config libclang-dev clang libxml2-dev python3-venv chromium chromium-driver)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

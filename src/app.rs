@@ -51,6 +51,8 @@ pub enum StartError {
     Seed(#[from] crate::ir::importer::ImportFileError),
     #[error("TLS: {0}")]
     Tls(#[from] crate::transport::TlsError),
+    #[error("SED rendering: {0}")]
+    Render(Box<crate::render::RendererLoadError>),
     #[error("{0}")]
     Other(String),
 }
@@ -107,6 +109,11 @@ impl Application {
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
         let config_api = config.api.clone();
+        let render = crate::render::Renderer::load(
+            &config.sed.catalogue_dir.join("labels"),
+            &config.sed.schema_dir,
+        )
+        .map_err(|e| StartError::Render(Box::new(e)))?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -116,6 +123,7 @@ impl Application {
             catalogue: Arc::new(catalogue),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
+            render: Arc::new(render),
         };
         seed_ir(&state).await?;
         state.reload_ir().await?;
@@ -308,6 +316,7 @@ pub fn api_router(state: AppState) -> Router {
         )
         .merge(ops::health::router())
         .merge(api::openapi::router())
+        .merge(crate::console::router())
         .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -50,6 +50,9 @@ pub enum Command {
     /// Dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Operator accounts of the web console (/console).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -132,6 +135,15 @@ pub enum ClientCommand {
     },
     /// Revoke a client's token.
     Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Create an operator and print a new password (shown once; only an argon2 hash is stored).
+    Add {
         #[arg(long)]
         name: String,
     },
@@ -242,6 +254,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ir(cmd) => ir_command(&config, cmd).await,
         Command::Client(cmd) => client_command(&config, cmd).await,
         Command::Dlq(cmd) => dlq_command(&config, cmd).await,
+        Command::Operator(OperatorCommand::Add { name }) => operator_add(&config, &name).await,
         Command::Bench(cmd) => crate::bench::run(&config, cmd)
             .await
             .map_err(CliError::failed),
@@ -447,6 +460,25 @@ async fn client_command(config: &Config, cmd: ClientCommand) -> Result<(), CliEr
             Ok(())
         }
     }
+}
+
+async fn operator_add(config: &Config, name: &str) -> Result<(), CliError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(CliError::usage(
+            "the operator name must be 1 to 64 characters without control characters",
+        ));
+    }
+    let store = open(config).await?;
+    let password = crate::console::auth::generate_password();
+    let hash = crate::console::auth::hash_password(&password).map_err(CliError::failed)?;
+    store
+        .add_operator(&uuid::Uuid::new_v4().to_string(), name, &hash, Utc::now())
+        .await
+        .map_err(CliError::failed)?;
+    eprintln!("operator {name:?} created; the password is shown once:");
+    println!("{password}");
+    Ok(())
 }
 
 async fn dlq_command(config: &Config, cmd: DlqCommand) -> Result<(), CliError> {

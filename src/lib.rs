@@ -8,6 +8,7 @@ pub mod as4;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod domain;
 #[doc(hidden)]
@@ -16,6 +17,7 @@ pub mod inbound;
 pub mod ir;
 pub mod ops;
 pub mod outbox;
+pub mod render;
 pub mod sed;
 pub mod store;
 pub mod transport;

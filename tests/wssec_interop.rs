@@ -340,7 +340,7 @@ fn us_to_peer(encrypt: bool) {
     let signal = std::fs::read(out.join("signal.xml")).unwrap();
     let receipt = wssec::verify_receipt(
         &signal,
-        &message_id.to_string(),
+        message_id.as_ref(),
         &signed.references,
         &VerifyOptions::at(Utc::now(), &[]),
     )

@@ -117,7 +117,7 @@ fn entry(item: &InboxItem) -> InboxEntry {
 
 /// The item, if it exists and is addressed to one of the client's institutions. Others'
 /// items answer 404 as if they did not exist.
-async fn visible_item(
+pub(super) async fn visible_item(
     state: &AppState,
     client: &AuthClient,
     id: &str,
@@ -136,7 +136,7 @@ async fn visible_item(
     Ok(item)
 }
 
-async fn load_bytes(state: &AppState, hash: &str) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn load_bytes(state: &AppState, hash: &str) -> Result<Vec<u8>, ApiError> {
     match state.store.payload(hash).await? {
         Some(PayloadData::Inline(bytes)) => Ok(bytes),
         Some(PayloadData::Blob(path)) => tokio::fs::read(&path)

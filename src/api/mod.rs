@@ -10,6 +10,7 @@ pub mod institutions;
 pub mod limits;
 pub mod messages;
 pub mod openapi;
+pub mod render;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Requests per second per API token (`None`: unlimited).
     pub rate_limit: Option<Arc<limits::ClientRateLimit>>,
+    /// Label tables and SED models for human-readable views.
+    pub render: Arc<crate::render::Renderer>,
 }
 
 impl AppState {
@@ -65,4 +68,5 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(cases::router())
         .merge(catalogue::router())
+        .merge(render::router())
 }

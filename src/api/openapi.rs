@@ -19,7 +19,10 @@ use super::AppState;
         super::messages::submit,
         super::messages::show,
         super::cases::show,
-        super::catalogue::show
+        super::catalogue::show,
+        super::render::message,
+        super::render::inbox_item,
+        super::render::review
     ),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)

@@ -14,8 +14,9 @@ use super::{bounded_seconds, io_error, write_json, BenchError};
 use crate::api::auth::{generate_token, hash_token};
 use crate::app::Application;
 use crate::config::{Config, DatabaseConfig, Engine};
-use crate::domain::EESSI_COUNTRIES;
+use crate::domain::{CountryCode, EESSI_COUNTRIES};
 use crate::store::NewApiClient;
+use crate::transport::DevPki;
 
 const SENDER: &str = "AT:9900";
 const RECEIVER: &str = "NO:NAVAT07";
@@ -42,7 +43,7 @@ pub struct IntakeArgs {
 }
 
 /// The gateway under test: the operator's config for schemas and catalogue, everything
-/// else its own (country AT, a temp data dir, an ephemeral port, no outbox).
+/// else its own (country AT, a temp data dir and dev PKI, ephemeral ports, no outbox).
 fn gateway_config(
     base: &Config,
     args: &IntakeArgs,
@@ -76,9 +77,10 @@ fn gateway_config(
         .collect();
     let ap_file = dir.join("access-points.json");
     std::fs::write(&ap_file, json!(access_points).to_string()).map_err(io_error(&ap_file))?;
-    config.country = "AT"
+    let country: CountryCode = "AT"
         .parse()
         .map_err(|e| BenchError::Setup(format!("{e}")))?;
+    config.country = country.clone();
     config.party_domain = "at.bench.sedgate.test".to_owned();
     config.data_dir = data_dir.clone();
     config.database = DatabaseConfig {
@@ -89,15 +91,17 @@ fn gateway_config(
     };
     config.api.listen = ([127, 0, 0, 1], 0).into();
     config.as4.listen = ([127, 0, 0, 1], 0).into();
-    config.tls.cert = data_dir.join("pki/at/cert.pem");
-    config.tls.key = data_dir.join("pki/at/key.pem");
-    config.tls.trust_anchors = data_dir.join("pki/ca.pem");
-    config.tls.crls = Vec::new();
-    let at: crate::domain::CountryCode = "AT"
-        .parse()
-        .map_err(|e| BenchError::Setup(format!("{e}")))?;
-    crate::transport::DevPki::generate(&data_dir.join("pki"), &[at], &[])
-        .map_err(|e| BenchError::Setup(format!("dev PKI: {e}")))?;
+    // The AS4 listener needs a certificate even though nothing is sent.
+    let pki = DevPki::generate(&dir.join("pki"), std::slice::from_ref(&country), &[])
+        .map_err(|e| BenchError::Setup(format!("development PKI: {e}")))?;
+    let gateway = pki
+        .gateways
+        .get(&country)
+        .ok_or_else(|| BenchError::Setup("the development PKI has no AT certificate".into()))?;
+    config.tls.cert = gateway.cert.clone();
+    config.tls.key = gateway.key.clone();
+    config.tls.trust_anchors = pki.ca_cert.clone();
+    config.tls.crls = vec![pki.crl.clone()];
     config.outbox.enabled = false;
     config.ir_seed = vec![
         base.sed
@@ -221,6 +225,8 @@ pub async fn run(base: &Config, args: &IntakeArgs) -> Result<(), BenchError> {
         )
         .await?;
     let token: Arc<str> = Arc::from(token);
+    // reqwest is built without a default TLS provider; plain HTTP still needs one set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -5,6 +5,7 @@
 //!   HTTP and the database, on an in-process gateway.
 
 pub mod intake;
+pub mod ir;
 pub mod sample;
 pub mod validate;
 
@@ -18,6 +19,8 @@ pub enum BenchCommand {
     Validate(validate::ValidateArgs),
     /// Intake requests per second and latency through HTTP and the database.
     Intake(intake::IntakeArgs),
+    /// IR import, index build, lookup, routing and search times on the shipped data.
+    Ir(ir::IrArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,7 @@ pub(crate) fn write_json(path: Option<&Path>, value: &serde_json::Value) -> Resu
 
 pub async fn run(config: &Config, command: BenchCommand) -> Result<(), BenchError> {
     match command {
+        BenchCommand::Ir(args) => ir::run(config, &args).await,
         BenchCommand::Validate(args) => {
             let config = config.clone();
             tokio::task::spawn_blocking(move || validate::run(&config, &args))

@@ -605,6 +605,25 @@ impl RawConfig {
     }
 }
 
+impl DatabaseConfig {
+    /// The URL without any password, for messages.
+    pub fn url_for_display(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let userinfo = &self.url[scheme_end + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!(
+                    "{}{}@{}",
+                    &self.url[..scheme_end + 3],
+                    user,
+                    &self.url[at + 1..]
+                )
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,24 +688,5 @@ trust_anchors = "ca.pem"
             err.contains("outbox.retries") && err.contains("unknown"),
             "{err}"
         );
-    }
-}
-
-impl DatabaseConfig {
-    /// The URL without any password, for messages.
-    pub fn url_for_display(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let userinfo = &self.url[scheme_end + 3..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!(
-                    "{}{}@{}",
-                    &self.url[..scheme_end + 3],
-                    user,
-                    &self.url[at + 1..]
-                )
-            }
-            _ => self.url.clone(),
-        }
     }
 }

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Why a message was refused: the ebMS error to answer with.
 struct Refusal {
-    error: EbmsError,
+    error: Box<EbmsError>,
     /// A 5xx tells a generic sender to retry (EBMS:0202); other refusals are final.
     status: StatusCode,
 }
@@ -60,14 +60,17 @@ impl Refusal {
         } else {
             StatusCode::BAD_REQUEST
         };
-        Self { error, status }
+        Self {
+            error: Box::new(error),
+            status,
+        }
     }
 }
 
 impl From<As4Error> for Refusal {
     fn from(e: As4Error) -> Self {
         Refusal {
-            error: EbmsError::from(&e),
+            error: Box::new(EbmsError::from(&e)),
             status: StatusCode::BAD_REQUEST,
         }
     }
@@ -136,7 +139,7 @@ async fn receive(
 enum Sink {
     /// The SED, needed whole for validation.
     Memory(Vec<u8>),
-    Blob(BlobWriter),
+    Blob(Box<BlobWriter>),
 }
 
 struct IncomingPart {
@@ -211,7 +214,7 @@ fn authorise_peer(
     let index = state.ir();
     let allowed = index
         .access_point(&country)
-        .is_some_and(|ap| ap.cert_fingerprints.iter().any(|f| *f == peer.fingerprint));
+        .is_some_and(|ap| ap.cert_fingerprints.contains(&peer.fingerprint));
     if !allowed {
         return Err(Refusal::new(
             EbmsCode::Other,
@@ -599,7 +602,9 @@ impl Run {
                 let sink = if reference.part_type == PartType::Sed {
                     Sink::Memory(Vec::new())
                 } else {
-                    Sink::Blob(state.store.blob_writer().await.map_err(delivery_failure)?)
+                    Sink::Blob(Box::new(
+                        state.store.blob_writer().await.map_err(delivery_failure)?,
+                    ))
                 };
                 self.current = Some(IncomingPart {
                     reference,

@@ -7,6 +7,7 @@
 
 mod audit;
 mod clients;
+mod console;
 mod inbox;
 mod ir;
 mod messages;
@@ -24,6 +25,7 @@ use sqlx::{AnyPool, Row};
 pub use crate::config::Engine;
 pub use audit::{AuditEntry, AuditReport};
 pub use clients::{ApiClient, NewApiClient};
+pub use console::{Activity, MessageQuery, Operator, OperatorSession};
 pub use inbox::{InboundMessage, InboundOutcome, InboxItem};
 pub use ir::LastImport;
 pub use messages::{

@@ -1062,24 +1062,3 @@ fn accepts_issuer_serial_in_any_rdn_order() {
     assert!(r.matches_issuer_serial(r.issuer_name(), &format!("00{}", r.serial_decimal())));
     assert!(!r.matches_issuer_serial("CN=NO gateway", r.serial_decimal()));
 }
-
-/// Release-mode figures: `cargo test --release --lib wssec::vector_tests::measure -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement, run in release mode"]
-fn measure_signing_and_verification_rate() {
-    let sent = sign_sample("m@sedgate.at");
-    let built = crate::as4::build_user_message(&eessi_user_message("m@sedgate.at"));
-    let atts = digests(&sent.attachments);
-    let n = 300;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        sign_user_message(&built.xml, &atts, &SENDER, now()).unwrap();
-    }
-    let sign = n as f64 / t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        verify_envelope(&sent.signed.xml, &atts, &sender_options()).unwrap();
-    }
-    let verify = n as f64 / t.elapsed().as_secs_f64();
-    println!("signing {sign:.0}/s, verification {verify:.0}/s (2 attachments, 2048-bit RSA)");
-}

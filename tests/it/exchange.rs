@@ -401,3 +401,41 @@ async fn audit_verify_cli_names_the_first_broken_link() {
         "{out}{err}"
     );
 }
+
+/// The ebMS test service (a ping) gets a receipt and nothing is delivered.
+#[tokio::test]
+async fn ping_gets_a_receipt_and_delivers_nothing() {
+    let gws = TwoGateways::start(Engine::Sqlite).await;
+    let info = SedHeaderInfo {
+        message_id: "ping-1@at.sedgate.test".parse().unwrap(),
+        timestamp: chrono::Utc::now(),
+        case_id: "ping".parse().unwrap(),
+        buc: "P_BUC_01".parse().unwrap(),
+        sed_type: "P2000".parse().unwrap(),
+        cdm: "4.2".parse().unwrap(),
+        sender: SENDER.parse().unwrap(),
+        receiver: RECEIVER.parse().unwrap(),
+        pmode: None,
+    };
+    let mut um = user_message(&info, &[]);
+    um.collaboration_info.service.value = sedgate::as4::TEST_SERVICE.into();
+    um.collaboration_info.service.service_type = None;
+    um.collaboration_info.action = sedgate::as4::TEST_ACTION.into();
+    um.message_properties.clear();
+    let envelope = build_user_message(&um);
+    let (cert, key) = gws.gateway_files("AT");
+    let (status, answer) = post_raw(
+        &gws.as4_client(&cert, &key),
+        &gws.no.as4_url(),
+        "application/soap+xml; charset=UTF-8",
+        envelope.xml,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains("Receipt") && answer.contains("ping-1@at.sedgate.test"),
+        "{answer}"
+    );
+    assert!(gws.inbox().await.is_empty());
+}

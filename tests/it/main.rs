@@ -1,11 +1,17 @@
 //! One integration test binary (faster to link than one per file).
 
+mod browser;
 mod chaos;
+mod cli;
 mod common;
+mod compose;
+mod console;
 mod exchange;
 mod faultproxy;
 mod gateways;
 mod hostile;
 mod institutions_api;
 mod intake;
+mod outbox;
+mod render_api;
 mod store_suite;

@@ -98,13 +98,13 @@ async fn ir_import_is_idempotent(engine: Engine) {
     };
     let c = db
         .store
-        .import_access_points(&[ap.clone()], "aps", 0, now)
+        .import_access_points(std::slice::from_ref(&ap), "aps", 0, now)
         .await
         .unwrap();
     assert_eq!(c.added, 1);
     let c = db
         .store
-        .import_access_points(&[ap.clone()], "aps", 0, now)
+        .import_access_points(std::slice::from_ref(&ap), "aps", 0, now)
         .await
         .unwrap();
     assert_eq!(c.unchanged, 1);

@@ -79,13 +79,14 @@ fn la_buc_04_is_a_bilateral_a009_notification() {
 }
 
 #[test]
-fn keeps_document_types_that_are_not_plain_sed_names() {
+fn keeps_document_variants_with_letter_suffixes_as_sed_types() {
     let aw = buc("4.2", "AW_BUC_01a");
-    assert!(aw.other_document_types().contains("DA003A"));
+    assert!(aw.contains(&"DA003A".parse().unwrap()));
+    assert!(!aw.other_document_types().contains("DA003A"));
     assert_eq!(names(aw.starters()), ["DA001"]);
     let ub = buc("4.2", "UB_BUC_01");
-    assert!(ub.other_document_types().contains("U001CB"));
-    assert_eq!(names(ub.starters()), ["U001", "U003", "U005"]);
+    assert!(ub.contains(&"U001CB".parse().unwrap()));
+    assert_eq!(names(ub.starters()), ["U001", "U001CB", "U003", "U005"]);
 }
 
 /// The header comments (`STARTERS=[..] POCREATED=[..] CPCREATED=[..]`), read here as raw
@@ -166,12 +167,12 @@ fn titles_in_english_french_and_german() {
     assert_eq!(t("en", "A001"), Some("Request for exception (Art. 16)"));
     assert_eq!(
         CATALOGUE.languages().collect::<Vec<_>>(),
-        ["de", "en", "fr"]
+        ["de", "en", "fr", "nb"]
     );
     // Missing is missing: no fallback to English.
     assert_eq!(t("nl", "P_BUC_01"), None);
     assert_eq!(t("en", "P3000"), None);
-    for lang in ["en", "fr", "de"] {
+    for lang in ["en", "fr", "de", "nb"] {
         for def in CATALOGUE.bucs(v("4.2")) {
             assert!(t(lang, def.buc.as_str()).is_some(), "{lang} {}", def.buc);
         }
