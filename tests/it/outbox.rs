@@ -35,6 +35,7 @@ fn config(max_attempts: u32) -> OutboxConfig {
         max_backoff: Duration::from_millis(2),
         poll_interval: Duration::from_millis(10),
         send_timeout: Duration::from_secs(5),
+        lease_margin: Duration::from_secs(30),
     }
 }
 
