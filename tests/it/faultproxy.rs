@@ -36,7 +36,7 @@ pub enum Fault {
 enum Plan {
     Always(Fault),
     /// Each connection draws a fault with these weights.
-    Random(StdRng, Vec<(Fault, u32)>),
+    Random(Box<StdRng>, Vec<(Fault, u32)>),
 }
 
 struct Shared {
@@ -124,7 +124,8 @@ impl FaultProxy {
     }
 
     pub fn set_random(&self, seed: u64, weights: &[(Fault, u32)]) {
-        *self.shared.plan.lock() = Plan::Random(StdRng::seed_from_u64(seed), weights.to_vec());
+        *self.shared.plan.lock() =
+            Plan::Random(Box::new(StdRng::seed_from_u64(seed)), weights.to_vec());
     }
 
     /// Closes every open connection (RST) and refuses new ones until `restore`.
