@@ -25,3 +25,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import xmlschema" 2>/
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check 'xmlschema==4.3.2'
 fi
+
+# The interop peer (PyPI `as4`, pinned) in its own virtualenv .venv-interop: the WS-Security
+# interop tests (tests/wssec_interop.rs, tests/it/interop_live.rs) run it in both directions.
+bash tests/interop/setup.sh

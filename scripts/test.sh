@@ -14,6 +14,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atc \
     while read -r db; do psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 
 export SEDGATE_TEST_PYTHON="$PWD/.venv-test/bin/python"
+export SEDGATE_INTEROP_PYTHON="$PWD/.venv-interop/bin/python"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked

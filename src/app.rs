@@ -23,8 +23,8 @@ use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::transport::{
-    serve_plain, serve_tls, ListenerStats, OutboundClient, OutboundTimeouts, ServeOptions,
-    TlsReloader, TlsSettings,
+    serve_plain, serve_tls, ListenerStats, MessageSecurity, OutboundClient, OutboundTimeouts,
+    ServeOptions, TlsReloader, TlsSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,8 @@ pub enum StartError {
     Seed(#[from] crate::ir::importer::ImportFileError),
     #[error("TLS: {0}")]
     Tls(#[from] crate::transport::TlsError),
+    #[error("message security: {0}")]
+    Signing(#[from] crate::transport::SigningError),
     #[error("SED rendering: {0}")]
     Render(Box<crate::render::RendererLoadError>),
     #[error("{0}")]
@@ -108,6 +110,7 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
+        let security = Arc::new(MessageSecurity::load(&config)?);
         let render = crate::render::Renderer::load(
             &config.sed.catalogue_dir.join("labels"),
             &config.sed.schema_dir,
@@ -122,6 +125,7 @@ impl Application {
             xsd: Arc::new(xsd),
             catalogue: Arc::new(catalogue),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            security,
             render: Arc::new(render),
             rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
         };
@@ -213,6 +217,7 @@ impl Application {
                 store: state.store.clone(),
                 ir: state.ir.clone(),
                 pmode: state.config.as4.pmode.clone(),
+                security: state.security.clone(),
             };
             let dispatcher = Dispatcher::new(
                 state.store.clone(),
@@ -226,7 +231,7 @@ impl Application {
             None
         };
 
-        let reload = tokio::spawn(reload_on_sighup(self.tls.clone()));
+        let reload = tokio::spawn(reload_on_sighup(self.tls.clone(), state.security.clone()));
         let api_options = ServeOptions {
             max_connections: state.config.api.max_connections,
             header_read_timeout: state.config.api.header_read_timeout,
@@ -262,8 +267,8 @@ pub fn tls_settings(config: &Config) -> TlsSettings {
     }
 }
 
-/// Re-reads certificates and CRLs on SIGHUP, without a restart.
-async fn reload_on_sighup(tls: Arc<TlsReloader>) {
+/// Re-reads certificates, CRLs and the signing key on SIGHUP, without a restart.
+async fn reload_on_sighup(tls: Arc<TlsReloader>, security: Arc<MessageSecurity>) {
     #[cfg(unix)]
     {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -277,11 +282,17 @@ async fn reload_on_sighup(tls: Arc<TlsReloader>) {
                     tracing::error!(error = %e, "TLS reload failed; keeping the previous configuration")
                 }
             }
+            match security.reload() {
+                Ok(()) => tracing::info!("signing key and certificates reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "signing material reload failed; keeping the previous one")
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tls;
+        let _ = (tls, security);
         std::future::pending::<()>().await;
     }
 }

@@ -59,6 +59,15 @@ pub enum Command {
     /// Development PKI.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Export a message's signed envelope, its receipt and a fresh re-verification of both.
+    Evidence {
+        /// Message id.
+        id: String,
+        /// Directory for envelope.xml, receipt.xml and verification.json (one subdirectory
+        /// per direction); without it the verification is printed as JSON.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Two gateways (AT, NO) in one process exchange a real SED end to end.
     Demo {
         /// Working directory (wiped first).
@@ -260,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ir(cmd) => ir_command(&config, cmd).await,
         Command::Client(cmd) => client_command(&config, cmd).await,
         Command::Dlq(cmd) => dlq_command(&config, cmd).await,
+        Command::Evidence { id, out } => evidence_command(&config, &id, out.as_deref()).await,
         Command::Operator(OperatorCommand::Add { name }) => operator_add(&config, &name).await,
         Command::Bench(cmd) => crate::bench::run(&config, cmd)
             .await
@@ -402,15 +412,12 @@ fn pki_init(dir: &std::path::Path, gateways: &[String], hosts: &[String]) -> Res
             .gateways
             .get(cc)
             .ok_or_else(|| CliError::failed(format!("no certificate generated for {cc}")))?;
-        let pem = std::fs::read(&gw.cert).map_err(CliError::failed)?;
-        let der = rustls_pemfile::certs(&mut pem.as_slice())
-            .next()
-            .ok_or_else(|| CliError::failed("certificate file holds no certificate"))?
-            .map_err(CliError::failed)?;
+        // The TLS and the message-signing certificate: the IR lists both.
+        let fingerprints = gw.fingerprints().map_err(CliError::failed)?;
         aps.push(serde_json::json!({
             "country": cc.as_str(),
             "endpoint_url": url,
-            "cert_fingerprints": [crate::transport::identity::fingerprint(&der)],
+            "cert_fingerprints": fingerprints,
         }));
     }
     let ap_file = dir.join("access-points.json");
@@ -426,6 +433,60 @@ fn pki_init(dir: &std::path::Path, gateways: &[String], hosts: &[String]) -> Res
         println!("  wrote {}", path.display());
     }
     Ok(())
+}
+
+async fn evidence_command(
+    config: &Config,
+    id: &str,
+    out: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let id: MessageId = id
+        .parse()
+        .map_err(|e| CliError::usage(format!("message id: {e}")))?;
+    let store = open(config).await?;
+    let records = store.evidence(&id).await.map_err(CliError::failed)?;
+    if records.is_empty() {
+        return Err(CliError::failed(format!(
+            "no evidence for {id} (not a signed exchange of this gateway)"
+        )));
+    }
+    let security = crate::transport::MessageSecurity::load(config).map_err(CliError::failed)?;
+    let mut all_verified = true;
+    for record in &records {
+        let report = crate::evidence::reverify(record, &security).map_err(CliError::failed)?;
+        all_verified &= report.verified;
+        match out {
+            Some(dir) => {
+                let dir = dir.join(record.direction.as_str());
+                for path in
+                    crate::evidence::export(&dir, record, &report).map_err(CliError::failed)?
+                {
+                    println!("wrote {}", path.display());
+                }
+                println!(
+                    "{} ({}): {}",
+                    id,
+                    record.direction.as_str(),
+                    if report.verified {
+                        "verified".to_owned()
+                    } else {
+                        format!("NOT verified: {}", report.error.unwrap_or_default())
+                    }
+                );
+            }
+            None => println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(CliError::failed)?
+            ),
+        }
+    }
+    if all_verified {
+        Ok(())
+    } else {
+        Err(CliError::failed(format!(
+            "the evidence of {id} does not verify"
+        )))
+    }
 }
 
 async fn client_command(config: &Config, cmd: ClientCommand) -> Result<(), CliError> {

@@ -194,15 +194,13 @@ pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
             .gateways
             .get(&cc)
             .ok_or_else(|| DemoError(format!("no certificate for {cc}")))?;
-        let pem = std::fs::read(&files.cert).map_err(|e| fail("reading certificate")(&e))?;
-        let der = rustls_pemfile::certs(&mut pem.as_slice())
-            .next()
-            .ok_or_else(|| DemoError("certificate file holds no certificate".into()))?
-            .map_err(|e| fail("reading certificate")(&e))?;
+        let fingerprints = files
+            .fingerprints()
+            .map_err(|e| fail("reading certificates")(&e))?;
         aps.push(serde_json::json!({
             "country": gw.country,
             "endpoint_url": gw.as4,
-            "cert_fingerprints": [crate::transport::identity::fingerprint(&der)],
+            "cert_fingerprints": fingerprints,
         }));
     }
     let ap_file = dir.join("access-points.json");

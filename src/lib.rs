@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod domain;
+pub mod evidence;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inbound;

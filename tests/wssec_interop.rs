@@ -9,8 +9,10 @@
 //! implementations are listed with reasons in tests/interop/expectations.toml.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+
+#[path = "interop/peer.rs"]
+mod interop_peer;
+use interop_peer::{path, peer, root};
 
 use chrono::Utc;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
@@ -22,28 +24,6 @@ use sedgate::as4::{
 use sedgate::wssec::{
     self, AttachmentContent, AttachmentDigest, Certificate, PlainPart, PrivateKey, VerifyOptions,
 };
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The peer's Python, installing it once per test run if needed.
-fn python() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("SEDGATE_INTEROP_PYTHON") {
-                return PathBuf::from(p);
-            }
-            let status = Command::new("bash")
-                .arg(root().join("tests/interop/setup.sh"))
-                .status()
-                .expect("cannot run tests/interop/setup.sh");
-            assert!(status.success(), "tests/interop/setup.sh failed: {status}");
-            root().join(".venv-interop/bin/python")
-        })
-        .clone()
-}
 
 /// A gateway identity: RSA key (PKCS#8 PEM) and a self-signed rcgen certificate, as files for
 /// the peer and as a `PrivateKey` for us.
@@ -74,24 +54,6 @@ fn gateway(dir: &Path, party: &'static str) -> Gateway {
         key_pem,
         cert_pem,
     }
-}
-
-/// Run cli.py; returns (success, stdout, stderr).
-fn peer(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(python())
-        .arg(root().join("tests/interop/cli.py"))
-        .args(args)
-        .output()
-        .expect("cannot run the interop peer");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn digests(attachments: &[Attachment]) -> Vec<AttachmentDigest<'_>> {
@@ -340,7 +302,7 @@ fn us_to_peer(encrypt: bool) {
     let signal = std::fs::read(out.join("signal.xml")).unwrap();
     let receipt = wssec::verify_receipt(
         &signal,
-        message_id.as_ref(),
+        message_id.as_str(),
         &signed.references,
         &VerifyOptions::at(Utc::now(), &[]),
     )

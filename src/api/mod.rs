@@ -36,6 +36,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Wakes the outbox dispatcher when intake has committed new messages.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// WS-Security: our signing key, peers' signer checks (`[security]`).
+    pub security: Arc<crate::transport::MessageSecurity>,
     /// Label tables and SED models for human-readable views.
     pub render: Arc<crate::render::Renderer>,
     /// Requests per second per API token (`None`: unlimited).

@@ -44,6 +44,39 @@ struct RawConfig {
     ir: RawIr,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+/// WS-Security of AS4 messages (one setting for every peer; see `SecurityConfig`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    #[serde(default = "default_true")]
+    sign: bool,
+    #[serde(default)]
+    encrypt: bool,
+    #[serde(default = "default_true")]
+    require_signature: bool,
+    #[serde(default)]
+    sign_cert: Option<PathBuf>,
+    #[serde(default)]
+    sign_key: Option<PathBuf>,
+    #[serde(default)]
+    encrypt_certs: Vec<PathBuf>,
+}
+
+impl Default for RawSecurity {
+    fn default() -> Self {
+        Self {
+            sign: true,
+            encrypt: false,
+            require_signature: true,
+            sign_cert: None,
+            sign_key: None,
+            encrypt_certs: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +333,43 @@ pub struct Config {
     pub sed: SedConfig,
     pub ir_seed: Vec<PathBuf>,
     pub log: LogConfig,
+    pub security: SecurityConfig,
+}
+
+/// WS-Security of AS4 messages, one setting for all peers (the P-Mode id sent in
+/// AgreementRef names the agreement; per-peer security settings are not modelled).
+///
+/// `[security]`: `sign` (default true) signs outgoing UserMessages (RSA-SHA256) and expects a
+/// signed receipt back; `encrypt` (default false, needs `sign`) encrypts their payloads for the
+/// receiver's signing certificate, found among `encrypt_certs` by the fingerprints the IR
+/// lists for the receiver's country; `require_signature` (default true) refuses unsigned
+/// incoming messages with EBMS:0103 (a signed one is always verified). `sign_cert`/`sign_key`
+/// default to `sign-cert.pem`/`sign-key.pem` next to `tls.cert`, the development PKI's layout.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    pub sign: bool,
+    pub encrypt: bool,
+    pub require_signature: bool,
+    pub sign_cert: Option<PathBuf>,
+    pub sign_key: Option<PathBuf>,
+    pub encrypt_certs: Vec<PathBuf>,
+}
+
+impl Config {
+    /// The signing certificate and key files (explicit, or next to the TLS certificate).
+    pub fn signing_files(&self) -> (PathBuf, PathBuf) {
+        let dir = self.tls.cert.parent().unwrap_or(Path::new("."));
+        (
+            self.security
+                .sign_cert
+                .clone()
+                .unwrap_or_else(|| dir.join("sign-cert.pem")),
+            self.security
+                .sign_key
+                .clone()
+                .unwrap_or_else(|| dir.join("sign-key.pem")),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,6 +608,13 @@ impl RawConfig {
                 "must be at least 1",
             ));
         }
+        if self.security.encrypt && !self.security.sign {
+            return Err(value_error(
+                "security.encrypt",
+                file,
+                "needs security.sign = true: the AS4 profile signs, then encrypts",
+            ));
+        }
         if self.sed.validator_threads == 0 {
             return Err(value_error(
                 "sed.validator_threads",
@@ -601,6 +678,14 @@ impl RawConfig {
                 format: log_format,
                 level: self.log.level,
             },
+            security: SecurityConfig {
+                sign: self.security.sign,
+                encrypt: self.security.encrypt,
+                require_signature: self.security.require_signature,
+                sign_cert: self.security.sign_cert,
+                sign_key: self.security.sign_key,
+                encrypt_certs: self.security.encrypt_certs,
+            },
         })
     }
 }
@@ -656,6 +741,37 @@ trust_anchors = "ca.pem"
         let off = Config::from_toml_str(&format!("{GOOD}\n[outbox]\nenabled = false\n"), "at.toml")
             .unwrap();
         assert!(!off.outbox.enabled);
+    }
+
+    #[test]
+    fn security_defaults_to_signing_with_the_key_next_to_the_tls_certificate() {
+        let cfg =
+            Config::from_toml_str(&GOOD.replace("c.pem", "pki/at/cert.pem"), "at.toml").unwrap();
+        assert!(cfg.security.sign && cfg.security.require_signature && !cfg.security.encrypt);
+        assert_eq!(
+            cfg.signing_files(),
+            (
+                PathBuf::from("pki/at/sign-cert.pem"),
+                PathBuf::from("pki/at/sign-key.pem")
+            )
+        );
+        let explicit = Config::from_toml_str(
+            &format!("{GOOD}\n[security]\nencrypt = true\nsign_cert = \"s.pem\"\nsign_key = \"sk.pem\"\nrequire_signature = false\n"),
+            "at.toml",
+        )
+        .unwrap();
+        assert!(explicit.security.encrypt && !explicit.security.require_signature);
+        assert_eq!(
+            explicit.signing_files(),
+            (PathBuf::from("s.pem"), PathBuf::from("sk.pem"))
+        );
+        let err = Config::from_toml_str(
+            &format!("{GOOD}\n[security]\nsign = false\nencrypt = true\n"),
+            "at.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("security.encrypt"), "{err}");
     }
 
     #[test]

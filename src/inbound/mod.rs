@@ -2,10 +2,17 @@
 //!
 //! One request: MIME is parsed as it streams in; the envelope (root part) is checked
 //! against the EESSI profile, the peer's TLS certificate against the IR entry of the
-//! sender's country, and a MessageId seen before is answered with the receipt sent
-//! then. Payloads are decompressed and hashed on the way to the payload store; the SED
-//! goes through the same XSD validation as intake. Only after the inbox row has
-//! committed is the receipt returned. Every refusal is an ebMS error signal.
+//! sender's country, the WS-Security signature (header, body and the attachment digests it
+//! claims; the signer must chain to our trust anchors and be listed in the IR for the
+//! sender's country), and a MessageId seen before is answered with the receipt sent then.
+//! Payloads are digested as they arrive (compressed, as signed), decompressed and hashed on
+//! the way to the payload store; a digest that differs from the signed one refuses the
+//! message. The SED goes through the same XSD validation as intake. Only after the inbox row
+//! (with the signed receipt and the evidence) has committed is the receipt returned. Every
+//! refusal is an ebMS error signal; every verification failure the same EBMS:0101.
+//!
+//! Encrypted payloads are buffered (up to `MAX_ENCRYPTED_BYTES` per message) and decrypted
+//! once the message has arrived: decryption is not streamed.
 
 use std::sync::Arc;
 
@@ -20,6 +27,8 @@ use chrono::Utc;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+use std::collections::HashMap;
+
 use crate::api::AppState;
 use crate::as4::eessi::{payload_refs, read_user_message, PayloadRef, SedHeaderInfo};
 use crate::as4::gzip::{Gunzip, GzipLimits};
@@ -31,10 +40,15 @@ use crate::as4::{
 use crate::domain::MessageId;
 use crate::ops::metrics::{EbmsLabels, OutcomeLabels};
 use crate::store::{
-    BlobWriter, InboundMessage, InboundOutcome, NewPart, PartType as StoredPartType, StoredPayload,
+    BlobWriter, Evidence, EvidenceReference, InboundMessage, InboundOutcome, NewPart,
+    PartType as StoredPartType, StoredPayload,
 };
 use crate::transport::PeerIdentity;
+use crate::wssec::{self, AttachmentContent, AttachmentDigest, Digester, WsSecError};
 use crate::xml::XmlLimits;
+
+/// Most ciphertext one encrypted message may carry: decryption is done in memory.
+pub const MAX_ENCRYPTED_BYTES: u64 = 64 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -46,6 +60,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Why a message was refused: the ebMS error to answer with.
 struct Refusal {
+    /// Boxed: a `Result<_, Refusal>` stays small.
     error: Box<EbmsError>,
     /// A 5xx tells a generic sender to retry (EBMS:0202); other refusals are final.
     status: StatusCode,
@@ -64,6 +79,23 @@ impl Refusal {
             error: Box::new(error),
             status,
         }
+    }
+}
+
+impl From<&WsSecError> for Refusal {
+    /// The generic wire form; the precise reason only in the log.
+    fn from(e: &WsSecError) -> Self {
+        tracing::info!(error = %e, "WS-Security check failed");
+        Refusal {
+            error: Box::new(e.to_ebms_error(None)),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<WsSecError> for Refusal {
+    fn from(e: WsSecError) -> Self {
+        Refusal::from(&e)
     }
 }
 
@@ -125,7 +157,7 @@ async fn receive(
                     outcome: "error".into(),
                 })
                 .inc();
-            let error = refusal.error.with_ref_to(in_reply_to.as_deref());
+            let error = (*refusal.error).with_ref_to(in_reply_to.as_deref());
             let info =
                 MessageInfo::new(&MessageId::generate(&state.config.party_domain), Utc::now());
             let mut info = info;
@@ -139,13 +171,138 @@ async fn receive(
 enum Sink {
     /// The SED, needed whole for validation.
     Memory(Vec<u8>),
+    /// Boxed: a writer is much larger than a buffer handle.
     Blob(Box<BlobWriter>),
 }
 
 struct IncomingPart {
     reference: PayloadRef,
-    gunzip: Gunzip,
-    sink: Sink,
+    /// Digest of the octets as signed (compressed) and the signed value it must equal.
+    digest: Option<(Digester, Vec<u8>)>,
+    /// A signed part that failed to decompress is still digested to its end: a digest
+    /// mismatch (tampering) is reported before the decompression error.
+    failed: Option<As4Error>,
+    body: PartBody,
+}
+
+enum PartBody {
+    Plain {
+        gunzip: Box<Gunzip>,
+        sink: Sink,
+    },
+    /// Ciphertext, decrypted once the whole message has arrived.
+    Encrypted {
+        content_type: Option<String>,
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the signature of a message established.
+struct InboundSecurity {
+    verified: wssec::Verified,
+    /// Signed digest of each attachment, by content id.
+    expected: HashMap<String, (wssec::DigestAlg, Vec<u8>)>,
+    encrypted: bool,
+}
+
+impl InboundSecurity {
+    fn digester_for(&self, content_id: &str) -> Result<(Digester, Vec<u8>), Refusal> {
+        let (alg, value) = self
+            .expected
+            .get(content_id)
+            .ok_or_else(|| WsSecError::NotSigned {
+                element: format!("MIME part <{content_id}>"),
+            })?;
+        Ok((Digester::new(*alg), value.clone()))
+    }
+
+    fn evidence(
+        &self,
+        id: &MessageId,
+        envelope: &[u8],
+        receipt: &[u8],
+        now: chrono::DateTime<Utc>,
+    ) -> Evidence {
+        Evidence {
+            message_id: id.clone(),
+            direction: crate::store::Direction::Inbound,
+            envelope: envelope.to_vec(),
+            references: evidence_references(&self.verified.references),
+            receipt: Some(receipt.to_vec()),
+            peer_cert: Some(self.verified.signer_cert_der.clone()),
+            verification: "verified".into(),
+            at: now,
+        }
+    }
+}
+
+/// Signed references as the store keeps them.
+pub fn evidence_references(references: &[wssec::SignedReference]) -> Vec<EvidenceReference> {
+    use base64::Engine as _;
+    references
+        .iter()
+        .map(|r| EvidenceReference {
+            uri: r.uri.clone(),
+            digest_alg: r.digest_alg.uri().to_owned(),
+            digest: base64::engine::general_purpose::STANDARD.encode(&r.digest_value),
+        })
+        .collect()
+}
+
+/// Checks the signature of `soap` (the attachments with the digests the signature claims,
+/// compared with the real ones as they arrive) and its signer: chained to our trust anchors
+/// and listed in the IR for `sender_country` (`None` for a ping: chain only).
+fn verify_signed(
+    state: &AppState,
+    soap: &[u8],
+    envelope: &As4Envelope,
+    sender_country: Option<&crate::domain::CountryCode>,
+) -> Result<Option<InboundSecurity>, Refusal> {
+    if envelope.security.is_none() {
+        if state.security.require_signature {
+            return Err(WsSecError::NoSecurityHeader.into());
+        }
+        return Ok(None);
+    }
+    let claimed = wssec::claimed_references(soap)?;
+    let expected: HashMap<String, (wssec::DigestAlg, Vec<u8>)> = claimed
+        .iter()
+        .filter_map(|r| {
+            r.uri
+                .strip_prefix("cid:")
+                .map(|cid| (cid.to_owned(), (r.digest_alg, r.digest_value.clone())))
+        })
+        .collect();
+    let attachments: Vec<AttachmentDigest<'_>> = expected
+        .iter()
+        .map(|(cid, (alg, value))| AttachmentDigest {
+            content_id: cid,
+            content: AttachmentContent::Digest {
+                alg: *alg,
+                value: value.clone(),
+            },
+        })
+        .collect();
+    let now = Utc::now();
+    let verified = wssec::verify_envelope(soap, &attachments, &wssec::VerifyOptions::at(now, &[]))?;
+    let signer = match sender_country {
+        Some(country) => {
+            state
+                .security
+                .check_signer(&verified.signer_cert_der, country, &state.ir(), now)
+        }
+        None => state.security.check_chain(&verified.signer_cert_der, now),
+    };
+    signer.map_err(|e| Refusal::from(WsSecError::Certificate(e.to_string())))?;
+    let encrypted = envelope
+        .security
+        .as_ref()
+        .is_some_and(|s| s.encrypted_key_count > 0 || s.encrypted_data_count > 0);
+    Ok(Some(InboundSecurity {
+        verified,
+        expected,
+        encrypted,
+    }))
 }
 
 struct Received {
@@ -181,6 +338,8 @@ struct Header {
     /// `None` for the ebMS test service (ping).
     info: Option<SedHeaderInfo>,
     refs: Vec<PayloadRef>,
+    /// `None` for an unsigned message (accepted only when signatures are not required).
+    security: Option<InboundSecurity>,
 }
 
 fn delivery_failure(e: impl std::fmt::Display) -> Refusal {
@@ -237,14 +396,31 @@ fn authorise_peer(
 }
 
 async fn write_part(part: &mut IncomingPart, data: &[u8], sed_cap: u64) -> Result<(), Refusal> {
-    let mut out = Vec::new();
-    part.gunzip
-        .feed(data, &mut out)
-        .map_err(|source| As4Error::Decompression {
-            content_id: Some(part.reference.content_id.clone()),
-            source,
-        })?;
-    sink_write(&mut part.sink, &out, sed_cap).await
+    if let Some((digester, _)) = part.digest.as_mut() {
+        digester.update(data);
+    }
+    match &mut part.body {
+        PartBody::Plain { .. } if part.failed.is_some() => Ok(()),
+        PartBody::Plain { gunzip, sink } => {
+            let mut out = Vec::new();
+            if let Err(source) = gunzip.feed(data, &mut out) {
+                let error = As4Error::Decompression {
+                    content_id: Some(part.reference.content_id.clone()),
+                    source,
+                };
+                if part.digest.is_none() {
+                    return Err(error.into());
+                }
+                part.failed = Some(error);
+                return Ok(());
+            }
+            sink_write(sink, &out, sed_cap).await
+        }
+        PartBody::Encrypted { bytes, .. } => {
+            bytes.extend_from_slice(data);
+            Ok(())
+        }
+    }
 }
 
 async fn sink_write(sink: &mut Sink, bytes: &[u8], sed_cap: u64) -> Result<(), Refusal> {
@@ -270,9 +446,32 @@ async fn finish_part(
 ) -> Result<Received, Refusal> {
     let IncomingPart {
         reference,
-        gunzip,
-        mut sink,
+        digest,
+        failed,
+        body,
     } = part;
+    let PartBody::Plain { gunzip, mut sink } = body else {
+        return Err(delivery_failure(
+            "an encrypted part reached the payload store",
+        ));
+    };
+    if let Some((digester, expected)) = digest {
+        if digester.finish() != expected {
+            if let Sink::Blob(writer) = sink {
+                writer.abort().await;
+            }
+            return Err(WsSecError::DigestMismatch {
+                uri: format!("cid:{}", reference.content_id),
+            }
+            .into());
+        }
+    }
+    if let Some(error) = failed {
+        if let Sink::Blob(writer) = sink {
+            writer.abort().await;
+        }
+        return Err(error.into());
+    }
     let mut out = Vec::new();
     gunzip
         .finish(&mut out)
@@ -374,9 +573,109 @@ async fn validate_sed(state: &AppState, info: &SedHeaderInfo, sed: Bytes) -> Res
     Ok(())
 }
 
-fn receipt_for(state: &AppState, um: &UserMessage) -> Vec<u8> {
+/// The receipt: signed with non-repudiation information when the message was signed and we
+/// have a key; plain otherwise.
+async fn receipt_for(
+    state: &AppState,
+    um: &UserMessage,
+    security: Option<&InboundSecurity>,
+) -> Result<Vec<u8>, Refusal> {
     let info = MessageInfo::new(&MessageId::generate(&state.config.party_domain), Utc::now());
-    build_receipt(um, &info).xml
+    let (Some(security), Some(key)) = (security, state.security.key()) else {
+        return Ok(build_receipt(um, &info).xml);
+    };
+    let (um, verified) = (um.clone(), security.verified.clone());
+    // RSA signing off the async workers.
+    tokio::task::spawn_blocking(move || {
+        wssec::build_signed_receipt(&um, &verified, &info, &key, Utc::now())
+    })
+    .await
+    .map_err(delivery_failure)?
+    .map(|signed| signed.xml)
+    .map_err(delivery_failure)
+}
+
+fn new_part(
+    state: &AppState,
+    reference: PayloadRef,
+    security: Option<&InboundSecurity>,
+    sink: Sink,
+    sed_cap: u64,
+) -> Result<IncomingPart, Refusal> {
+    let digest = security
+        .map(|s| s.digester_for(&reference.content_id))
+        .transpose()?;
+    Ok(IncomingPart {
+        reference,
+        digest,
+        failed: None,
+        body: PartBody::Plain {
+            gunzip: Box::new(Gunzip::new(GzipLimits {
+                max_output_bytes: state.config.as4.max_message_bytes.max(sed_cap),
+                ..GzipLimits::default()
+            })),
+            sink,
+        },
+    })
+}
+
+async fn sink_for(state: &AppState, reference: &PayloadRef) -> Result<Sink, Refusal> {
+    Ok(if reference.part_type == PartType::Sed {
+        Sink::Memory(Vec::new())
+    } else {
+        Sink::Blob(Box::new(
+            state.store.blob_writer().await.map_err(delivery_failure)?,
+        ))
+    })
+}
+
+/// Decrypts the buffered ciphertext parts and runs them through the same path as plain ones.
+async fn decrypt_parts(
+    state: &AppState,
+    run: &mut Run,
+    security: &InboundSecurity,
+    sed_cap: u64,
+) -> Result<(), Refusal> {
+    let key = state
+        .security
+        .key()
+        .ok_or_else(|| Refusal::from(WsSecError::Decryption("no private key configured".into())))?;
+    let parts = std::mem::take(&mut run.encrypted);
+    let attachments: Vec<crate::as4::Attachment> = parts
+        .iter()
+        .map(|(reference, content_type, bytes)| crate::as4::Attachment {
+            content_id: Some(reference.content_id.clone()),
+            content_type: content_type.clone(),
+            body: bytes.clone(),
+        })
+        .collect();
+    let root = run.root.clone();
+    let decrypted =
+        tokio::task::spawn_blocking(move || wssec::decrypt_attachments(&root, &attachments, &key))
+            .await
+            .map_err(delivery_failure)??;
+    for (reference, _, _) in parts {
+        let plain = decrypted
+            .iter()
+            .find(|d| d.content_id.as_deref() == Some(reference.content_id.as_str()))
+            .ok_or_else(|| {
+                WsSecError::Decryption(format!("part {} not decrypted", reference.content_id))
+            })?;
+        let sink = sink_for(state, &reference).await?;
+        let mut part = new_part(state, reference, Some(security), sink, sed_cap)?;
+        if let Err(refusal) = write_part(&mut part, &plain.body, sed_cap).await {
+            if let PartBody::Plain {
+                sink: Sink::Blob(writer),
+                ..
+            } = part.body
+            {
+                writer.abort().await;
+            }
+            return Err(refusal);
+        }
+        run.received.push(finish_part(state, part, sed_cap).await?);
+    }
+    Ok(())
 }
 
 async fn process(
@@ -407,6 +706,8 @@ async fn process(
         header: None,
         current: None,
         received: Vec::new(),
+        encrypted: Vec::new(),
+        encrypted_bytes: 0,
         seen_ids: Vec::new(),
     };
     let outcome = run
@@ -422,7 +723,11 @@ async fn process(
         .await;
     if let Err(stop) = outcome {
         if let Some(IncomingPart {
-            sink: Sink::Blob(writer),
+            body:
+                PartBody::Plain {
+                    sink: Sink::Blob(writer),
+                    ..
+                },
             ..
         }) = run.current.take()
         {
@@ -433,15 +738,27 @@ async fn process(
             Stop::Refuse(refusal) => Err(refusal),
         };
     }
-    let Header { envelope, info, .. } = run.header.ok_or_else(|| As4Error::MissingRootPart {
-        start: parser.start().map(str::to_owned),
-    })?;
+    let Some(header) = run.header.take() else {
+        return Err(As4Error::MissingRootPart {
+            start: parser.start().map(str::to_owned),
+        }
+        .into());
+    };
+    if let Some(security) = header.security.as_ref().filter(|s| s.encrypted) {
+        decrypt_parts(state, &mut run, security, sed_cap).await?;
+    }
+    let Header {
+        envelope,
+        info,
+        security,
+        ..
+    } = header;
     let seen: Vec<Option<&str>> = run.seen_ids.iter().map(|s| s.as_deref()).collect();
     check_attachments(&envelope, &seen)?;
     let um = envelope.user_message().ok_or(As4Error::EmptyMessaging)?;
     let Some(info) = info else {
         // The ebMS test service: a receipt, nothing delivered.
-        return Ok(receipt_for(state, um));
+        return receipt_for(state, um, security.as_ref()).await;
     };
 
     let sed = run
@@ -467,6 +784,11 @@ async fn process(
             stored: r.stored,
         })
         .collect();
+    let now = Utc::now();
+    let receipt = receipt_for(state, um, security.as_ref()).await?;
+    let evidence = security
+        .as_ref()
+        .map(|s| s.evidence(&info.message_id, &run.root, &receipt, now));
     let message = InboundMessage {
         id: info.message_id.clone(),
         case_id: info.case_id.clone(),
@@ -477,8 +799,9 @@ async fn process(
         receiver: info.receiver.clone(),
         peer_country: info.sender.country(),
         parts,
-        receipt: receipt_for(state, um),
-        now: Utc::now(),
+        receipt,
+        evidence,
+        now,
     };
     match state
         .store
@@ -514,7 +837,10 @@ async fn process_bare_soap(
     let message = crate::as4::parse_message(content_type, &soap)?;
     let um = accepted_user_message(&message.envelope, in_reply_to)?;
     match payload_refs(um)?.first() {
-        None if um.is_test_message() => Ok(receipt_for(state, um)),
+        None if um.is_test_message() => {
+            let security = verify_signed(state, &message.soap, &message.envelope, None)?;
+            receipt_for(state, um, security.as_ref()).await
+        }
         None => Err(As4Error::SedNotFirst { found: None }.into()),
         Some(first) => Err(As4Error::MissingPayloadPart {
             content_id: first.content_id.clone(),
@@ -530,6 +856,9 @@ struct Run {
     header: Option<Header>,
     current: Option<IncomingPart>,
     received: Vec<Received>,
+    /// Ciphertext parts (reference, content type, bytes) awaiting decryption.
+    encrypted: Vec<(PayloadRef, Option<String>, Vec<u8>)>,
+    encrypted_bytes: u64,
     seen_ids: Vec<Option<String>>,
 }
 
@@ -599,26 +928,38 @@ impl Run {
                     .ok_or(As4Error::UnreferencedPart {
                         content_id: headers.content_id.clone(),
                     })?;
-                let sink = if reference.part_type == PartType::Sed {
-                    Sink::Memory(Vec::new())
+                let security = header.security.as_ref();
+                self.current = Some(if security.is_some_and(|s| s.encrypted) {
+                    IncomingPart {
+                        reference,
+                        digest: None,
+                        failed: None,
+                        body: PartBody::Encrypted {
+                            content_type: headers.content_type.clone(),
+                            bytes: Vec::new(),
+                        },
+                    }
                 } else {
-                    Sink::Blob(Box::new(
-                        state.store.blob_writer().await.map_err(delivery_failure)?,
-                    ))
-                };
-                self.current = Some(IncomingPart {
-                    reference,
-                    gunzip: Gunzip::new(GzipLimits {
-                        max_output_bytes: state.config.as4.max_message_bytes.max(sed_cap),
-                        ..GzipLimits::default()
-                    }),
-                    sink,
+                    let sink = sink_for(state, &reference).await?;
+                    new_part(state, reference, security, sink, sed_cap)?
                 });
             }
             MimeEvent::PartData(data) => {
                 if self.in_root {
                     self.root.extend_from_slice(&data);
                 } else if let Some(part) = self.current.as_mut() {
+                    if matches!(part.body, PartBody::Encrypted { .. }) {
+                        self.encrypted_bytes += data.len() as u64;
+                        if self.encrypted_bytes > MAX_ENCRYPTED_BYTES {
+                            return Err(Refusal::new(
+                                EbmsCode::Other,
+                                format!(
+                                    "encrypted messages may carry at most {MAX_ENCRYPTED_BYTES} bytes"
+                                ),
+                            )
+                            .into());
+                        }
+                    }
                     write_part(part, &data, sed_cap).await?;
                 }
             }
@@ -627,7 +968,15 @@ impl Run {
                     self.in_root = false;
                     self.header = Some(self.read_root(state, peer, in_reply_to).await?);
                 } else if let Some(part) = self.current.take() {
-                    self.received.push(finish_part(state, part, sed_cap).await?);
+                    match part.body {
+                        PartBody::Encrypted {
+                            content_type,
+                            bytes,
+                        } => self.encrypted.push((part.reference, content_type, bytes)),
+                        PartBody::Plain { .. } => {
+                            self.received.push(finish_part(state, part, sed_cap).await?)
+                        }
+                    }
                 }
             }
         }
@@ -644,11 +993,14 @@ impl Run {
         let envelope = parse_envelope(&self.root)?;
         let um = accepted_user_message(&envelope, in_reply_to)?;
         let refs = payload_refs(um)?;
-        let info = if um.is_test_message() {
-            None
+        let (info, security) = if um.is_test_message() {
+            let security = verify_signed(state, &self.root, &envelope, None)?;
+            (None, security)
         } else {
             let info = read_user_message(um)?;
             authorise_peer(state, peer, &info)?;
+            let security =
+                verify_signed(state, &self.root, &envelope, Some(&info.sender.country()))?;
             // A resend of a message already stored: the same receipt again.
             if let Some(receipt) = state
                 .store
@@ -658,12 +1010,13 @@ impl Run {
             {
                 return Err(Stop::Answer(receipt));
             }
-            Some(info)
+            (Some(info), security)
         };
         Ok(Header {
             envelope,
             info,
             refs,
+            security,
         })
     }
 }

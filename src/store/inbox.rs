@@ -27,6 +27,8 @@ pub struct InboundMessage {
     /// The receipt that will answer this message, stored with it so a resend gets
     /// the very same receipt.
     pub receipt: Vec<u8>,
+    /// For a signed message: the signed bytes and the verification, kept with it.
+    pub evidence: Option<super::Evidence>,
     pub now: DateTime<Utc>,
 }
 
@@ -124,6 +126,9 @@ impl Store {
         .bind(to_millis(msg.now))
         .execute(&mut *tx)
         .await?;
+        if let Some(evidence) = &msg.evidence {
+            super::evidence::upsert_evidence(&mut tx, evidence).await?;
+        }
         let detail = format!(
             "{} {} {} -> {} case {}",
             msg.buc, msg.sed_type, msg.sender, msg.receiver, msg.case_id

@@ -8,6 +8,7 @@
 mod audit;
 mod clients;
 mod console;
+mod evidence;
 mod inbox;
 mod ir;
 mod messages;
@@ -26,6 +27,7 @@ pub use crate::config::Engine;
 pub use audit::{AuditEntry, AuditReport};
 pub use clients::{ApiClient, NewApiClient};
 pub use console::{Activity, MessageQuery, Operator, OperatorSession};
+pub use evidence::{Evidence, EvidenceReference};
 pub use inbox::{InboundMessage, InboundOutcome, InboxItem};
 pub use ir::LastImport;
 pub use messages::{

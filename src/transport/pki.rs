@@ -1,8 +1,11 @@
-//! A development PKI: one root CA, one gateway certificate per country (TLS server and client),
-//! and a CRL. Good for `sedgate demo` and for tests; production certificates come from a real CA.
+//! A development PKI: one root CA, per country a gateway certificate (TLS server and client,
+//! ECDSA P-256) and a message-signing certificate (RSA-2048, as the AS4 profile signs with
+//! RSA-SHA256 and encrypts with RSA-OAEP), and a CRL. Good for `sedgate demo` and for tests;
+//! production certificates come from a real CA.
 //!
 //! Layout of the directory written by [`DevPki::generate`]:
-//! `ca.pem`, `ca-key.pem` (0600), `crl.pem`, and per country `<cc>/cert.pem`, `<cc>/key.pem` (0600).
+//! `ca.pem`, `ca-key.pem` (0600), `crl.pem`, and per country `<cc>/cert.pem`, `<cc>/key.pem`
+//! (0600), `<cc>/sign-cert.pem`, `<cc>/sign-key.pem` (0600, PKCS#8).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -31,6 +34,8 @@ const RENEW_MARGIN_DAYS: i64 = 30;
 const CA_VALIDITY_DAYS: i64 = 3650;
 const GATEWAY_VALIDITY_DAYS: i64 = 825;
 const CRL_VALIDITY_DAYS: i64 = 365;
+/// RSA modulus size of signing keys: the eDelivery AS4 profile's minimum.
+const SIGNING_KEY_BITS: usize = 2048;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -46,6 +51,8 @@ pub enum PkiError {
     InvalidHostname(String),
     #[error("date {0} is before 1970 and cannot be used as certificate validity")]
     DateBefore1970(DateTime<Utc>),
+    #[error("RSA key generation failed: {0}")]
+    Rsa(String),
 }
 
 /// One certificate issued by a [`DevCa`], with its fresh private key.
@@ -80,6 +87,17 @@ impl LeafSpec {
         Self {
             common_name: format!("sedgate {country} gateway"),
             subject_alt_names,
+            not_before: now - chrono::Duration::days(1),
+            not_after: now + chrono::Duration::days(GATEWAY_VALIDITY_DAYS),
+        }
+    }
+
+    /// A message-signing certificate for `country`: CN `sedgate <CC> signing`, no SAN.
+    pub fn signing(country: &CountryCode) -> Self {
+        let now = Utc::now();
+        Self {
+            common_name: format!("sedgate {country} signing"),
+            subject_alt_names: Vec::new(),
             not_before: now - chrono::Duration::days(1),
             not_after: now + chrono::Duration::days(GATEWAY_VALIDITY_DAYS),
         }
@@ -151,31 +169,44 @@ impl DevCa {
     /// Issues an end-entity certificate usable as TLS server and TLS client
     /// (EKU serverAuth + clientAuth), with a fresh ECDSA P-256 key and a random serial.
     pub fn issue(&self, spec: &LeafSpec) -> Result<IssuedCert, PkiError> {
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, spec.common_name.as_str());
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "sedgate");
-        params.subject_alt_names = spec
-            .subject_alt_names
-            .iter()
-            .map(|name| san(name))
-            .collect::<Result<_, _>>()?;
-        params.not_before = rcgen::date_time_ymd(1970, 1, 1) + since_epoch(spec.not_before)?;
-        params.not_after = rcgen::date_time_ymd(1970, 1, 1) + since_epoch(spec.not_after)?;
-        params.is_ca = IsCa::ExplicitNoCa;
+        let mut params = leaf_params(spec)?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        self.sign_leaf(params, key)
+    }
+
+    /// Issues a message-signing certificate with a fresh RSA-2048 key (PKCS#8): key usages
+    /// digitalSignature and contentCommitment (signatures, non-repudiation receipts) and
+    /// keyEncipherment (peers wrap content keys for it). No extended key usage: it is not a
+    /// TLS certificate.
+    pub fn issue_signing(&self, spec: &LeafSpec) -> Result<IssuedCert, PkiError> {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let mut params = leaf_params(spec)?;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, SIGNING_KEY_BITS)
+            .map_err(|e| PkiError::Rsa(e.to_string()))?;
+        let pem = rsa_key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| PkiError::Rsa(e.to_string()))?;
+        let key = KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)?;
+        self.sign_leaf(params, key)
+    }
+
+    fn sign_leaf(
+        &self,
+        mut params: CertificateParams,
+        key: KeyPair,
+    ) -> Result<IssuedCert, PkiError> {
         let serial = random_serial();
         params.serial_number = Some(serial.clone());
-        let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.cert, &self.key)?;
         Ok(IssuedCert {
             cert_pem: cert.pem(),
@@ -185,6 +216,7 @@ impl DevCa {
         })
     }
 
+    /// A CRL signed by this CA
     /// A CRL signed by this CA revoking `revoked` (empty for "nothing revoked"), valid for a year.
     /// `crl_number` must grow with each CRL the CA issues.
     pub fn crl_pem(&self, revoked: &[SerialNumber], crl_number: u64) -> Result<String, PkiError> {
@@ -221,11 +253,36 @@ pub fn serial_of_pem(cert_pem: &str) -> Option<SerialNumber> {
     Some(SerialNumber::from_slice(cert.raw_serial()))
 }
 
-/// Paths of one country's gateway certificate and key.
+/// Paths of one country's gateway (TLS) certificate and key, and its message-signing
+/// certificate and key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    pub sign_cert: PathBuf,
+    pub sign_key: PathBuf,
+}
+
+impl GatewayFiles {
+    /// SHA-256 fingerprints of the TLS and the signing certificate, as the IR lists them.
+    pub fn fingerprints(&self) -> Result<Vec<String>, PkiError> {
+        [&self.cert, &self.sign_cert]
+            .into_iter()
+            .map(|path| {
+                let pem = std::fs::read(path).map_err(|source| PkiError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                })?;
+                let der = CertificateDer::from_pem_slice(&pem).map_err(|e| PkiError::Io {
+                    action: "parse",
+                    path: path.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                })?;
+                Ok(super::identity::fingerprint(&der))
+            })
+            .collect()
+    }
 }
 
 /// Paths of a development PKI on disk.
@@ -309,8 +366,10 @@ impl DevPki {
             let gateway = GatewayFiles {
                 cert: country_dir.join("cert.pem"),
                 key: country_dir.join("key.pem"),
+                sign_cert: country_dir.join("sign-cert.pem"),
+                sign_key: country_dir.join("sign-key.pem"),
             };
-            if ca_is_new || !gateway_is_valid(&gateway, ca.cert_der()) {
+            if ca_is_new || !leaf_is_valid(&gateway.cert, &gateway.key, ca.cert_der(), false) {
                 create_dir(&country_dir)?;
                 let issued = ca.issue(&LeafSpec::gateway(country, hostnames))?;
                 write_file(&gateway.key, &issued.key_pem, 0o600)?;
@@ -319,10 +378,43 @@ impl DevPki {
                     .written
                     .extend([gateway.key.clone(), gateway.cert.clone()]);
             }
+            if ca_is_new
+                || !leaf_is_valid(&gateway.sign_cert, &gateway.sign_key, ca.cert_der(), true)
+            {
+                create_dir(&country_dir)?;
+                let issued = ca.issue_signing(&LeafSpec::signing(country))?;
+                write_file(&gateway.sign_key, &issued.key_pem, 0o600)?;
+                write_file(&gateway.sign_cert, &issued.cert_pem, 0o644)?;
+                files
+                    .written
+                    .extend([gateway.sign_key.clone(), gateway.sign_cert.clone()]);
+            }
             files.gateways.insert(country.clone(), gateway);
         }
         Ok(files)
     }
+}
+
+/// Subject, SAN, validity and the extensions every leaf shares.
+fn leaf_params(spec: &LeafSpec) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, spec.common_name.as_str());
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "sedgate");
+    params.subject_alt_names = spec
+        .subject_alt_names
+        .iter()
+        .map(|name| san(name))
+        .collect::<Result<_, _>>()?;
+    params.not_before = rcgen::date_time_ymd(1970, 1, 1) + since_epoch(spec.not_before)?;
+    params.not_after = rcgen::date_time_ymd(1970, 1, 1) + since_epoch(spec.not_after)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
 }
 
 fn ca_params(
@@ -350,17 +442,19 @@ fn ca_params(
     Ok(params)
 }
 
-fn gateway_is_valid(gateway: &GatewayFiles, ca_der: &[u8]) -> bool {
-    let (Ok(cert_pem), Ok(key_pem)) = (
-        std::fs::read(&gateway.cert),
-        std::fs::read_to_string(&gateway.key),
-    ) else {
+/// A stored leaf can be reused: issued by the CA, matching its (RSA when `rsa`) key, 30 days
+/// to run, the key file private.
+fn leaf_is_valid(cert_path: &Path, key_path: &Path, ca_der: &[u8], rsa: bool) -> bool {
+    let (Ok(cert_pem), Ok(key_pem)) = (std::fs::read(cert_path), std::fs::read_to_string(key_path))
+    else {
         return false;
     };
-    let (Ok(der), Ok(key)) = (
-        CertificateDer::from_pem_slice(&cert_pem),
-        KeyPair::from_pem(&key_pem),
-    ) else {
+    let key = if rsa {
+        KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256)
+    } else {
+        KeyPair::from_pem(&key_pem)
+    };
+    let (Ok(der), Ok(key)) = (CertificateDer::from_pem_slice(&cert_pem), key) else {
         return false;
     };
     let (Ok((_, cert)), Ok((_, ca))) = (
@@ -373,7 +467,7 @@ fn gateway_is_valid(gateway: &GatewayFiles, ca_der: &[u8]) -> bool {
     cert.issuer() == ca.subject()
         && cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
         && remaining > RENEW_MARGIN_DAYS * 86_400
-        && key_mode_is_private(&gateway.key)
+        && key_mode_is_private(key_path)
 }
 
 fn crl_is_readable(path: &Path) -> bool {
@@ -481,7 +575,7 @@ mod tests {
         let files =
             DevPki::generate(dir.path(), &[cc("AT"), cc("NO")], &["gw.example".into()]).unwrap();
 
-        assert_eq!(files.written.len(), 7);
+        assert_eq!(files.written.len(), 11);
         let at = &files.gateways[&cc("AT")];
         assert_eq!(at.cert, dir.path().join("at/cert.pem"));
         assert_eq!(at.key, dir.path().join("at/key.pem"));
@@ -545,7 +639,9 @@ mod tests {
             more.written,
             [
                 dir.path().join("no/key.pem"),
-                dir.path().join("no/cert.pem")
+                dir.path().join("no/cert.pem"),
+                dir.path().join("no/sign-key.pem"),
+                dir.path().join("no/sign-cert.pem")
             ]
         );
         assert_eq!(
@@ -579,6 +675,56 @@ mod tests {
     }
 
     #[test]
+    fn issues_an_rsa_signing_certificate_that_wssec_can_sign_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = DevPki::generate(dir.path(), &[cc("AT")], &[]).unwrap();
+        let at = &files.gateways[&cc("AT")];
+        assert_eq!(at.sign_cert, dir.path().join("at/sign-cert.pem"));
+        #[cfg(unix)]
+        assert_eq!(mode(&at.sign_key), 0o600);
+        let der = read_cert(&at.sign_cert);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        assert_eq!(
+            cert.subject().to_string(),
+            "CN=sedgate AT signing, O=sedgate"
+        );
+        assert_eq!(
+            cert.issuer().to_string(),
+            "CN=sedgate development CA, O=sedgate"
+        );
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && ku.non_repudiation() && ku.key_encipherment());
+        assert!(cert.extended_key_usage().unwrap().is_none());
+        let key = crate::wssec::PrivateKey::from_pkcs8_pem(
+            &std::fs::read_to_string(&at.sign_key).unwrap(),
+            &der,
+        )
+        .unwrap();
+        assert_eq!(key.certificate().der(), der.as_slice());
+        let fps = at.fingerprints().unwrap();
+        assert_eq!(fps.len(), 2);
+        assert_eq!(fps[1], crate::transport::identity::fingerprint(&der));
+
+        // Reused on the next run; regenerated alone when its key is replaced.
+        assert!(DevPki::generate(dir.path(), &[cc("AT")], &[])
+            .unwrap()
+            .written
+            .is_empty());
+        write_file(&at.sign_key, &at_key_pem(), 0o600).unwrap();
+        let again = DevPki::generate(dir.path(), &[cc("AT")], &[]).unwrap();
+        assert_eq!(again.written, [at.sign_key.clone(), at.sign_cert.clone()]);
+    }
+
+    fn at_key_pem() -> String {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+            .unwrap()
+            .to_pkcs8_pem(LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
     fn a_broken_ca_means_a_new_pki() {
         let dir = tempfile::tempdir().unwrap();
         let first = DevPki::generate(dir.path(), &[cc("AT")], &[]).unwrap();
@@ -586,7 +732,7 @@ mod tests {
 
         let again = DevPki::generate(dir.path(), &[cc("AT")], &[]).unwrap();
 
-        assert_eq!(again.written.len(), 5);
+        assert_eq!(again.written.len(), 7);
     }
 
     #[test]

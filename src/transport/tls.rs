@@ -97,17 +97,7 @@ impl Material {
                 source,
             })?;
         }
-        let mut crls = Vec::new();
-        for path in &settings.crl_paths {
-            let before = crls.len();
-            for crl in CertificateRevocationListDer::pem_file_iter(path).map_err(read_err(path))? {
-                crls.push(crl.map_err(read_err(path))?);
-            }
-            // A configured CRL file without a CRL would silently turn revocation checks off.
-            if crls.len() == before {
-                return Err(TlsError::NoCrl { path: path.clone() });
-            }
-        }
+        let crls = read_crls(&settings.crl_paths)?;
         Ok(Self {
             certs,
             key,
@@ -235,7 +225,24 @@ fn read_err(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> TlsError + 
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(super) fn read_crls(
+    paths: &[PathBuf],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let mut crls = Vec::new();
+    for path in paths {
+        let before = crls.len();
+        for crl in CertificateRevocationListDer::pem_file_iter(path).map_err(read_err(path))? {
+            crls.push(crl.map_err(read_err(path))?);
+        }
+        // A configured CRL file without a CRL would silently turn revocation checks off.
+        if crls.len() == before {
+            return Err(TlsError::NoCrl { path: path.clone() });
+        }
+    }
+    Ok(crls)
+}
+
+pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(read_err(path))?
         .collect::<Result<Vec<_>, _>>()
@@ -259,7 +266,7 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 #[cfg(unix)]
-fn check_key_mode(path: &Path) -> Result<(), TlsError> {
+pub(super) fn check_key_mode(path: &Path) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| TlsError::Read {
         path: path.to_path_buf(),
@@ -276,6 +283,6 @@ fn check_key_mode(path: &Path) -> Result<(), TlsError> {
 }
 
 #[cfg(not(unix))]
-fn check_key_mode(_path: &Path) -> Result<(), TlsError> {
+pub(super) fn check_key_mode(_path: &Path) -> Result<(), TlsError> {
     Ok(())
 }

@@ -8,6 +8,8 @@
 //! options)` gives `Verified` (signer certificate, digested references) or one `WsSecError`
 //! whose wire form is the same EBMS:0101 for every verification failure. Answer with
 //! `build_signed_receipt`; a sender checks it with `verify_receipt` against its `SignedEnvelope`.
+//! A receiver that digests attachments while they stream takes the algorithms and expected
+//! values from `claimed_references` and verifies with those (then compares its own digests).
 //!
 //! Canonicalisation is our own exclusive C14N over the hardened reader's tree (see `c14n`);
 //! RSA PKCS#1 v1.5 signatures, digests and AES-GCM come from ring, RSA-OAEP from RustCrypto rsa.
@@ -33,7 +35,7 @@ pub use error::WsSecError;
 pub use keys::{Certificate, PrivateKey};
 pub use receipt::{build_signed_receipt, verify_receipt, VerifiedReceipt};
 pub use sign::{sign_envelope, sign_user_message, SignedEnvelope};
-pub use verify::{verify_envelope, CertificateTime, Verified, VerifyOptions};
+pub use verify::{claimed_references, verify_envelope, CertificateTime, Verified, VerifyOptions};
 
 /// How a reference's octets are obtained before digesting.
 #[derive(Debug, Clone, PartialEq, Eq)]

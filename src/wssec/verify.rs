@@ -72,6 +72,20 @@ pub fn verify_envelope(
     verify_document(&doc, attachments, options)
 }
 
+/// The references the signature of `soap` claims, NOT verified: the digest algorithms and
+/// values its attachments must have. A receiver digests attachments while they stream in,
+/// verifies the envelope with these claimed values as the attachments' digests (which checks
+/// the signature over exactly these values), then compares what it computed.
+pub fn claimed_references(soap: &[u8]) -> Result<Vec<SignedReference>, WsSecError> {
+    let (_, doc) = parse_normalized(soap)?;
+    let env = Envelope::locate(&doc.root)?;
+    let security = env.security.ok_or(WsSecError::NoSecurityHeader)?;
+    let signature = security
+        .child(DSIG_NS, "Signature")
+        .ok_or(WsSecError::NoSignature)?;
+    Ok(parse_signature(signature)?.references)
+}
+
 pub(crate) fn verify_document(
     doc: &Document,
     attachments: &[AttachmentDigest<'_>],

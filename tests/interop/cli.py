@@ -76,6 +76,7 @@ def send(args) -> int:
             conversation_id=args.conversation,
             parts=parts,
             encrypt=args.encrypt,
+            properties=[tuple(p.split("=", 1)) for p in args.property],
         ),
     )
     (out / "body.bin").write_bytes(body)
@@ -143,6 +144,7 @@ def main() -> int:
             command.add_argument("--message-id")
             command.add_argument("--part", action="append", required=True, help="FILE:MIME:PartType")
             command.add_argument("--encrypt", action="store_true")
+            command.add_argument("--property", action="append", default=[], help="NAME=VALUE (eb:MessageProperties)")
             command.add_argument("--out", required=True)
         elif name == "receive":
             command.add_argument("--peer-cert", required=True)

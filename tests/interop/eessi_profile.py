@@ -34,6 +34,7 @@ from as4.models.ebms.user_message import (
     Action,
     CollaborationInfo,
     ConversationId,
+    MessageProperties,
     PartInfo,
     PartProperties,
     PartyFrom,
@@ -76,6 +77,9 @@ class EessiBuilderArgs(BaseModel):
     conversation_id: str
     parts: list[EessiPart]
     encrypt: bool = False
+    # eb:MessageProperties (name, value): the EESSI header values BucType, SedType, CdmVersion,
+    # originalSender, finalRecipient that a gateway needs to deliver a SED.
+    properties: list[tuple[str, str]] = []
 
 
 def _party(cls: type[PartyFrom] | type[PartyTo], value: str) -> Any:
@@ -121,6 +125,11 @@ class EessiAS4Message(PeppolAS4Message):
                 action=Action(value=ACTION_SEND),
                 conversation_id=ConversationId(value=builder_args.conversation_id),
             ),
+            message_properties=MessageProperties(
+                properties=[Property(name=name, value=value) for name, value in builder_args.properties]
+            )
+            if builder_args.properties
+            else None,
             payload_info=PayloadInfo(
                 part_info=[
                     PartInfo(

@@ -8,6 +8,7 @@ use sedgate::as4::gzip::gzip;
 use sedgate::as4::{build_user_message, MimeWriter, PartType};
 use sedgate::config::Engine;
 use sedgate::transport::{LeafSpec, PkiError};
+use sedgate::wssec::{sign_user_message, AttachmentContent, AttachmentDigest, PrivateKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -60,9 +61,33 @@ async fn delivers_sed_with_attachment_byte_identical(engine: Engine) {
 }
 both_engines!(delivers, delivers_sed_with_attachment_byte_identical);
 
-/// An AS4 message as AT would send it, built with the library: (content type, body).
-pub fn raw_message(message_id: &str, case_id: &str, sender: &str, sed: &[u8]) -> (String, Vec<u8>) {
-    mime_message(&envelope_xml(message_id, case_id, sender), &gzip(sed))
+/// An AS4 message as AT would send it, built with the library, signed with `key` when
+/// given: (content type, body).
+pub fn raw_message(
+    message_id: &str,
+    case_id: &str,
+    sender: &str,
+    sed: &[u8],
+    key: Option<&PrivateKey>,
+) -> (String, Vec<u8>) {
+    let compressed = gzip(sed);
+    let envelope = envelope_xml(message_id, case_id, sender);
+    let envelope = match key {
+        Some(key) => signed(&envelope, &compressed, key),
+        None => envelope,
+    };
+    mime_message(&envelope, &compressed)
+}
+
+/// `envelope` signed with `key` over `sed_part` (the octets as sent, as `cid:sed@test`).
+pub fn signed(envelope: &[u8], sed_part: &[u8], key: &PrivateKey) -> Vec<u8> {
+    let attachments = [AttachmentDigest {
+        content_id: "sed@test",
+        content: AttachmentContent::Bytes(sed_part),
+    }];
+    sign_user_message(envelope, &attachments, key, chrono::Utc::now())
+        .unwrap()
+        .xml
 }
 
 /// The SOAP envelope of a P2000 UserMessage whose SED part is `cid:sed@test`.
@@ -122,6 +147,7 @@ async fn duplicate_message_id_gets_the_same_receipt(engine: Engine) {
         "case-dup",
         SENDER,
         sed_for("case-dup").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
     let (s1, r1) = post_raw(&client, &gws.no.as4_url(), &ct, body.clone())
         .await
@@ -163,6 +189,7 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
         "case-tls",
         SENDER,
         sed_for("case-tls").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
 
     // A certificate from a CA NO does not trust.
@@ -239,7 +266,9 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
     damaged[tail - 7] ^= 0xff;
     let (status, answer) = post_raw(&at_client, &url, &ct, damaged).await.unwrap();
     assert_eq!(status, 400);
-    assert!(answer.contains("EBMS:0303"), "{answer}");
+    // The part is signed: its digest no longer matches, which is reported before the broken
+    // gzip (an unsigned message would get EBMS:0303).
+    assert!(answer.contains("EBMS:0101"), "{answer}");
 
     // Nothing of all this reached the inbox; the good message still does.
     assert!(gws.inbox().await.is_empty());
@@ -348,10 +377,12 @@ async fn permanent_refusal_is_dead_lettered_then_redriven(engine: Engine) {
 
     // The operator fixes NO's IR (AT's real certificate) and restarts it, then re-drives.
     let fixed = gws.dir.path().join("aps-fixed.json");
-    let at_fp = crate::gateways::fingerprint_of(&gws.gateway_files("AT").0);
+    let at_fps = gws.pki.gateways[&"AT".parse().unwrap()]
+        .fingerprints()
+        .unwrap();
     std::fs::write(
         &fixed,
-        serde_json::json!([{"country": "AT", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [at_fp]}]).to_string(),
+        serde_json::json!([{"country": "AT", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": at_fps}]).to_string(),
     )
     .unwrap();
     let (ok, out, err) = gws.no.cli(&["ir", "import", fixed.to_str().unwrap()]);
@@ -392,17 +423,38 @@ async fn ping_gets_a_receipt_and_delivers_nothing() {
     um.message_properties.clear();
     let envelope = build_user_message(&um);
     let (cert, key) = gws.gateway_files("AT");
+    let client = gws.as4_client(&cert, &key);
+    // Signatures are required for pings too.
     let (status, answer) = post_raw(
-        &gws.as4_client(&cert, &key),
+        &client,
         &gws.no.as4_url(),
         "application/soap+xml; charset=UTF-8",
-        envelope.xml,
+        envelope.xml.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("EBMS:0103"), "{answer}");
+    let signed = sign_user_message(
+        &envelope.xml,
+        &[],
+        &gws.signing_key("AT"),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let (status, answer) = post_raw(
+        &client,
+        &gws.no.as4_url(),
+        "application/soap+xml; charset=UTF-8",
+        signed.xml,
     )
     .await
     .unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(
-        answer.contains("Receipt") && answer.contains("ping-1@at.sedgate.test"),
+        answer.contains("Receipt")
+            && answer.contains("ping-1@at.sedgate.test")
+            && answer.contains("NonRepudiationInformation"),
         "{answer}"
     );
     assert!(gws.inbox().await.is_empty());

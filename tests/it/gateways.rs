@@ -33,15 +33,6 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
 }
 
-pub fn fingerprint_of(cert_pem_path: &Path) -> String {
-    let pem = std::fs::read(cert_pem_path).expect("read cert");
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .expect("a cert")
-        .expect("pem");
-    sedgate::transport::identity::fingerprint(&der)
-}
-
 pub struct GatewayProcess {
     pub country: &'static str,
     pub config: PathBuf,
@@ -163,6 +154,14 @@ pub struct TwoGateways {
 pub struct GatewayOptions {
     /// When false, NO's IR does not list AT's certificate: NO refuses AT's messages.
     pub no_trusts_at: bool,
+    /// When false, AT's IR lists only NO's TLS certificate, not its signing certificate:
+    /// AT refuses NO's signed receipts.
+    pub at_knows_no_signer: bool,
+    /// Where AT sends NO's messages (default: the NO process).
+    pub no_endpoint: Option<String>,
+    /// Appended to AT's configuration (e.g. a `[security]` table); `{pki}` is replaced by
+    /// the directory of the development PKI.
+    pub at_extra_toml: String,
     pub max_attempts: u32,
     /// AT reaches NO's AS4 listener through a [`FaultProxy`] (`TwoGateways::at_to_no`).
     pub proxy_at_to_no: bool,
@@ -181,6 +180,9 @@ impl Default for GatewayOptions {
     fn default() -> Self {
         Self {
             no_trusts_at: true,
+            at_knows_no_signer: true,
+            no_endpoint: None,
+            at_extra_toml: String::new(),
             max_attempts: 20,
             proxy_at_to_no: false,
             proxy_at_to_db: false,
@@ -239,7 +241,15 @@ seed = ["{seed}", "{ap}"]
 [log]
 format = "json"
 level = "info"
+{extra}
 "#,
+        extra = if country == "AT" {
+            options
+                .at_extra_toml
+                .replace("{pki}", &pki.display().to_string())
+        } else {
+            String::new()
+        },
         data = data.display(),
         pki = pki.display(),
         seed = repo_path("seed/institutions/deltakere_p_buc_01_all.json").display(),
@@ -277,29 +287,44 @@ impl TwoGateways {
         } else {
             None
         };
-        let fp = |cc: &str| fingerprint_of(&pki.gateways[&cc.parse::<CountryCode>().unwrap()].cert);
-        let aps = |at_fp: String| {
+        // Each access point with its TLS and its signing certificate.
+        let fp = |cc: &str| {
+            pki.gateways[&cc.parse::<CountryCode>().unwrap()]
+                .fingerprints()
+                .expect("fingerprints")
+        };
+        let aps = |at_fp: Vec<String>, no_fp: Vec<String>, no_url: String| {
             serde_json::json!([
-                {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": [at_fp]},
-                {"country": "NO", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[3]), "cert_fingerprints": [fp("NO")]},
-                {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": [fp("SE")]},
+                {"country": "AT", "endpoint_url": format!("https://127.0.0.1:{}/as4", ports[1]), "cert_fingerprints": at_fp},
+                {"country": "NO", "endpoint_url": no_url, "cert_fingerprints": no_fp},
+                {"country": "SE", "endpoint_url": "https://127.0.0.1:9/as4", "cert_fingerprints": fp("SE")},
             ])
         };
         let at_ap = dir.path().join("aps-at.json");
-        let mut at_aps = aps(fp("AT"));
-        if let Some(proxy) = &at_to_no {
+        let no_fp_for_at = if options.at_knows_no_signer {
+            fp("NO")
+        } else {
+            fp("NO")[..1].to_vec()
+        };
+        let no_url = format!("https://127.0.0.1:{}/as4", ports[3]);
+        let no_url_for_at = match (&options.no_endpoint, &at_to_no) {
+            (Some(url), _) => url.clone(),
             // TLS passes through the proxy untouched; only the port differs.
-            at_aps[1]["endpoint_url"] =
-                Value::String(format!("https://127.0.0.1:{}/as4", proxy.port));
-        }
-        std::fs::write(&at_ap, at_aps.to_string()).unwrap();
+            (None, Some(proxy)) => format!("https://127.0.0.1:{}/as4", proxy.port),
+            (None, None) => no_url.clone(),
+        };
+        std::fs::write(
+            &at_ap,
+            aps(fp("AT"), no_fp_for_at, no_url_for_at).to_string(),
+        )
+        .unwrap();
         let no_ap = dir.path().join("aps-no.json");
         let at_fp_for_no = if options.no_trusts_at {
             fp("AT")
         } else {
-            "ab".repeat(32)
+            vec!["ab".repeat(32)]
         };
-        std::fs::write(&no_ap, aps(at_fp_for_no).to_string()).unwrap();
+        std::fs::write(&no_ap, aps(at_fp_for_no, fp("NO"), no_url).to_string()).unwrap();
 
         let mut at_db = fresh_database_url(engine, &dir.path().join("at-db")).await;
         let at_to_db = if options.proxy_at_to_db && engine == Engine::Postgres {
@@ -534,6 +559,21 @@ impl TwoGateways {
             },
         )
         .expect("client")
+    }
+
+    /// The WS-Security signing key (with its certificate) of `cc`'s gateway.
+    pub fn signing_key(&self, cc: &str) -> sedgate::wssec::PrivateKey {
+        let g = &self.pki.gateways[&cc.parse::<CountryCode>().unwrap()];
+        let cert = std::fs::read(&g.sign_cert).expect("signing cert");
+        let der = rustls_pemfile::certs(&mut cert.as_slice())
+            .next()
+            .expect("a cert")
+            .expect("pem");
+        sedgate::wssec::PrivateKey::from_pkcs8_pem(
+            &std::fs::read_to_string(&g.sign_key).expect("signing key"),
+            &der,
+        )
+        .expect("signing key")
     }
 
     pub fn gateway_files(&self, cc: &str) -> (PathBuf, PathBuf) {

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::both_engines;
 use crate::common::{spawn_app_with, SpawnOptions, TestApp};
-use crate::exchange::{envelope_xml, mime_message, post_raw, raw_message};
+use crate::exchange::{envelope_xml, mime_message, post_raw, raw_message, signed};
 use crate::gateways::{sed_for, GatewayOptions, TwoGateways, SENDER};
 
 const DOCTYPE_XXE: &str =
@@ -148,6 +148,7 @@ async fn hostile_as4_input_is_refused(engine: Engine) {
             "case-hostile",
             SENDER,
             sed.as_bytes(),
+            Some(&gws.signing_key("AT")),
         )
     };
     let (ct, body) = good(1);
@@ -211,7 +212,9 @@ async fn hostile_as4_input_is_refused(engine: Engine) {
         }
         enc.finish().unwrap()
     };
+    // Signed, so that it is the decompression that refuses it.
     let envelope = envelope_xml("bomb-1@at.sedgate.test", "case-hostile", SENDER);
+    let envelope = signed(&envelope, &bomb, &gws.signing_key("AT"));
     let (ct, body) = mime_message(&envelope, &bomb);
     let started = Instant::now();
     let (status, answer) = post_raw(&client, &url, &ct, body)
@@ -230,7 +233,9 @@ async fn hostile_as4_input_is_refused(engine: Engine) {
     let mut big = vec![0u8; 9 * 1024 * 1024];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut big);
     let envelope = envelope_xml("big-1@at.sedgate.test", "case-hostile", SENDER);
-    let (ct, body) = mime_message(&envelope, &gzip(&big));
+    let big = gzip(&big);
+    let envelope = signed(&envelope, &big, &gws.signing_key("AT"));
+    let (ct, body) = mime_message(&envelope, &big);
     refused(
         "oversize",
         post_raw(&client, &url, &ct, body).await,
@@ -282,6 +287,7 @@ async fn assert_healthy_and_delivering(gws: &TwoGateways, client: &reqwest::Clie
         "case-after-hostile",
         SENDER,
         sed_for("case-after-hostile").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
     let (status, answer) = post_raw(client, url, &ct, body)
         .await
@@ -358,6 +364,7 @@ async fn slow_as4_clients_are_cut_off() {
         "case-slots",
         SENDER,
         sed_for("case-slots").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
     let started = Instant::now();
     let (status, answer) = post_raw(&client, &gws.no.as4_url(), &ct, body)
@@ -427,6 +434,7 @@ async fn assert_healthy_and_delivering_after(gws: &TwoGateways, client: &reqwest
         "case-after-slow",
         SENDER,
         sed_for("case-after-slow").as_bytes(),
+        Some(&gws.signing_key("AT")),
     );
     let (status, answer) = post_raw(client, &gws.no.as4_url(), &ct, body)
         .await
@@ -755,6 +763,7 @@ async fn receive_one(app: &TestApp) -> String {
             stored: StoredPayload::Inline(sed.into()),
         }],
         receipt: b"<receipt/>".to_vec(),
+        evidence: None,
         now: chrono::Utc::now(),
     };
     app.state

@@ -368,6 +368,7 @@ async fn receive_peer_case(app: &TestApp, case: &str) {
                 stored: StoredPayload::Inline(xml.into_bytes().into()),
             }],
             receipt: b"receipt".to_vec(),
+            evidence: None,
             now: Utc::now(),
         })
         .await

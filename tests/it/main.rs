@@ -13,6 +13,8 @@ mod gateways;
 mod hostile;
 mod institutions_api;
 mod intake;
+mod interop_live;
 mod outbox;
 mod render_api;
+mod signed;
 mod store_suite;

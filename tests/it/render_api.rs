@@ -80,6 +80,7 @@ async fn receive_a001(app: &TestApp) {
                 stored: StoredPayload::Inline(xml.into_bytes().into()),
             }],
             receipt: b"receipt".to_vec(),
+            evidence: None,
             now: Utc::now(),
         })
         .await

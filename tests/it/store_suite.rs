@@ -344,6 +344,7 @@ fn inbound(id: &str, receipt: &[u8]) -> InboundMessage {
         peer_country: "NO".parse().unwrap(),
         parts: o.parts,
         receipt: receipt.to_vec(),
+        evidence: None,
         now: Utc::now(),
     }
 }
@@ -395,6 +396,52 @@ async fn inbound_dedups_and_inbox_pages(engine: Engine) {
     );
 }
 both_engines!(inbound, inbound_dedups_and_inbox_pages);
+
+async fn evidence_is_kept_with_the_message_and_replaced_per_attempt(engine: Engine) {
+    use sedgate::store::{Direction, Evidence, EvidenceReference};
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    let evidence = |direction, receipt: Option<&[u8]>, verification: &str| Evidence {
+        message_id: "ev1@no".parse().unwrap(),
+        direction,
+        envelope: b"<env:Envelope/>".to_vec(),
+        references: vec![EvidenceReference {
+            uri: "cid:sed@no".into(),
+            digest_alg: "http://www.w3.org/2001/04/xmlenc#sha256".into(),
+            digest: "AAEC".into(),
+        }],
+        receipt: receipt.map(<[u8]>::to_vec),
+        peer_cert: Some(vec![0x30, 0x82]),
+        verification: verification.into(),
+        at: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
+    };
+    let mut msg = inbound("ev1@no", b"signed receipt");
+    msg.evidence = Some(evidence(
+        Direction::Inbound,
+        Some(b"signed receipt"),
+        "verified",
+    ));
+    assert_eq!(s.store_inbound(&msg).await.unwrap(), InboundOutcome::Stored);
+    s.record_evidence(&evidence(Direction::Outbound, None, "sent, no receipt yet"))
+        .await
+        .unwrap();
+    s.record_evidence(&evidence(Direction::Outbound, Some(b"r"), "verified"))
+        .await
+        .unwrap();
+    let id: MessageId = "ev1@no".parse().unwrap();
+    let stored = s.evidence(&id).await.unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            evidence(Direction::Inbound, Some(b"signed receipt"), "verified"),
+            evidence(Direction::Outbound, Some(b"r"), "verified"),
+        ]
+    );
+}
+both_engines!(
+    evidence,
+    evidence_is_kept_with_the_message_and_replaced_per_attempt
+);
 
 async fn audit_chain_detects_tampering(engine: Engine) {
     use sqlx::Executor;
