@@ -20,11 +20,6 @@ pub const PROXY_THRESHOLD: usize = 8 * 1024;
 pub const SENDER: &str = "AT:0100";
 pub const RECEIVER: &str = "NO:NAVAT07";
 
-/// A free port on 127.0.0.1 (bound, then released for the process to take).
-pub fn free_port() -> u16 {
-    free_ports::<1>()[0]
-}
-
 /// `N` distinct free ports: all bound at once, so no two are the same, then released.
 pub fn free_ports<const N: usize>() -> [u16; N] {
     let listeners: Vec<std::net::TcpListener> = (0..N)
