@@ -110,7 +110,12 @@ impl Driver {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         if let Some(body) = body {
@@ -118,9 +123,15 @@ impl Driver {
         }
         let res: Value = req.send().await.unwrap().json().await.unwrap();
         if res["value"]["error"].is_string() {
-            panic!("WebDriver {path}: {res}");
+            return Err(res);
         }
-        res["value"].clone()
+        Ok(res["value"].clone())
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|res| panic!("WebDriver {path}: {res}"))
     }
 
     async fn goto(&self, url: &str) {
@@ -167,13 +178,38 @@ impl Driver {
         .await;
     }
 
+    /// The element's text; retried while a navigation replaces the page under it.
     async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found = self
+                .try_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            let result = match found {
+                Ok(v) => {
+                    let el = v[ELEMENT].as_str().unwrap_or_default().to_owned();
+                    self.try_call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let error = e["value"]["error"].as_str().unwrap_or_default();
+                    assert!(
+                        error == "stale element reference" || error == "no such element",
+                        "WebDriver text of {css}: {e}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("WebDriver text of {css}: {e}"),
+            }
+        }
     }
 
     async fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {

@@ -36,7 +36,9 @@ pub enum Fault {
 enum Plan {
     Always(Fault),
     /// Each connection draws a fault with these weights.
-    Random(StdRng, Vec<(Fault, u32)>),
+    /// The faults still owed once each come first, so every fault with a weight happens even
+    /// in a short run; then each connection draws by weight.
+    Random(Box<StdRng>, Vec<(Fault, u32)>, Vec<Fault>),
 }
 
 struct Shared {
@@ -88,7 +90,8 @@ impl FaultProxy {
                 }
                 let fault = match &mut *s.plan.lock() {
                     Plan::Always(f) => *f,
-                    Plan::Random(rng, weights) => {
+                    Plan::Random(_, _, owed) if !owed.is_empty() => owed.remove(0),
+                    Plan::Random(rng, weights, _) => {
                         let total: u32 = weights.iter().map(|(_, w)| w).sum();
                         let mut pick = rng.gen_range(0..total.max(1));
                         weights
@@ -124,7 +127,16 @@ impl FaultProxy {
     }
 
     pub fn set_random(&self, seed: u64, weights: &[(Fault, u32)]) {
-        *self.shared.plan.lock() = Plan::Random(StdRng::seed_from_u64(seed), weights.to_vec());
+        let owed = weights
+            .iter()
+            .filter(|(f, w)| *w > 0 && *f != Fault::Pass)
+            .map(|(f, _)| *f)
+            .collect();
+        *self.shared.plan.lock() = Plan::Random(
+            Box::new(StdRng::seed_from_u64(seed)),
+            weights.to_vec(),
+            owed,
+        );
     }
 
     /// Closes every open connection (RST) and refuses new ones until `restore`.
