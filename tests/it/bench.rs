@@ -52,7 +52,7 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
     assert_eq!(report["mode"], "short");
     positive(&report["machine"]["cores"], "cores");
     positive(&report["machine"]["memory_bytes"], "memory");
-    assert_eq!(report["signed"]["available"], false);
+    assert!(report["signed"]["available"].is_boolean(), "{report}");
 
     let engines = report["engines"].as_array().expect("engines");
     let names: Vec<&str> = engines

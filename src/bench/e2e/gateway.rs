@@ -327,6 +327,9 @@ max_connections = {db_connections}
 [api]
 listen = "127.0.0.1:{api_port}"
 max_attachment_bytes = {max_attachment_bytes}
+# The load generator is the point: no per-token rate limit, room for the 1 GB attachment.
+rate_limit_per_second = 0
+max_request_bytes = 4294967296
 [as4]
 listen = "127.0.0.1:{as4_port}"
 [tls]
