@@ -109,6 +109,8 @@ impl Store {
                 submission_id: None,
                 parts: &msg.parts,
                 now: msg.now,
+                actor: &format!("peer:{}", msg.peer_country),
+                audit_action: "message.received",
             },
         )
         .await?;
@@ -129,19 +131,6 @@ impl Store {
         if let Some(evidence) = &msg.evidence {
             super::evidence::upsert_evidence(&mut tx, evidence).await?;
         }
-        let detail = format!(
-            "{} {} {} -> {} case {}",
-            msg.buc, msg.sed_type, msg.sender, msg.receiver, msg.case_id
-        );
-        append_audit(
-            &mut tx,
-            msg.now,
-            &format!("peer:{}", msg.peer_country),
-            "message.received",
-            Some(msg.id.as_str()),
-            Some(&detail),
-        )
-        .await?;
         tx.commit().await?;
         Ok(InboundOutcome::Stored)
     }

@@ -276,9 +276,12 @@ pub(super) struct MessageInsert<'a> {
     pub submission_id: Option<&'a str>,
     pub parts: &'a [NewPart],
     pub now: DateTime<Utc>,
+    /// Who stored it and why, for the audit entry written with it.
+    pub actor: &'a str,
+    pub audit_action: &'static str,
 }
 
-/// Inserts a message with its parts, payloads and first history event.
+/// Inserts a message with its parts, payloads, first history event and audit entry.
 pub(super) async fn insert_message(
     conn: &mut AnyConnection,
     m: &MessageInsert<'_>,
@@ -342,7 +345,20 @@ pub(super) async fn insert_message(
         .execute(&mut *conn)
         .await?;
     }
-    add_event(conn, m.id, m.state.as_str(), None, m.now).await
+    add_event(conn, m.id, m.state.as_str(), None, m.now).await?;
+    let detail = format!(
+        "{} {} {} -> {} case {}",
+        m.buc, m.sed_type, m.sender, m.receiver, m.case_id
+    );
+    append_audit(
+        conn,
+        m.now,
+        m.actor,
+        m.audit_action,
+        Some(m.id.as_str()),
+        Some(&detail),
+    )
+    .await
 }
 
 pub(super) async fn add_event(
@@ -461,6 +477,7 @@ impl Store {
                 });
             }
         }
+        let actor = format!("client:{}", sub.client_id);
         for m in &sub.messages {
             insert_message(
                 &mut tx,
@@ -479,6 +496,8 @@ impl Store {
                     submission_id: Some(&sub.submission_id),
                     parts: &m.parts,
                     now: sub.now,
+                    actor: &actor,
+                    audit_action: "message.accepted",
                 },
             )
             .await?;
@@ -487,19 +506,6 @@ impl Store {
                 .bind(to_millis(sub.now))
                 .execute(&mut *tx)
                 .await?;
-            let detail = format!(
-                "{} {} {} -> {} case {}",
-                m.buc, m.sed_type, m.sender, m.receiver, m.case_id
-            );
-            append_audit(
-                &mut tx,
-                sub.now,
-                &format!("client:{}", sub.client_id),
-                "message.accepted",
-                Some(m.id.as_str()),
-                Some(&detail),
-            )
-            .await?;
         }
         tx.commit().await?;
         Ok(AcceptOutcome::Accepted)
