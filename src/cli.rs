@@ -406,23 +406,9 @@ fn pki_init(dir: &std::path::Path, gateways: &[String], hosts: &[String]) -> Res
     let countries: Vec<_> = parsed.iter().map(|(cc, _)| cc.clone()).collect();
     let files =
         crate::transport::DevPki::generate(dir, &countries, hosts).map_err(CliError::failed)?;
-    let mut aps = Vec::new();
-    for (cc, url) in &parsed {
-        let gw = files
-            .gateways
-            .get(cc)
-            .ok_or_else(|| CliError::failed(format!("no certificate generated for {cc}")))?;
-        // The TLS and the message-signing certificate: the IR lists both.
-        let fingerprints = gw.fingerprints().map_err(CliError::failed)?;
-        aps.push(serde_json::json!({
-            "country": cc.as_str(),
-            "endpoint_url": url,
-            "cert_fingerprints": fingerprints,
-        }));
-    }
-    let ap_file = dir.join("access-points.json");
-    let json = serde_json::to_vec_pretty(&aps).map_err(CliError::failed)?;
-    std::fs::write(&ap_file, json).map_err(CliError::failed)?;
+    let ap_file = files
+        .write_access_points(&parsed)
+        .map_err(CliError::failed)?;
     println!(
         "development PKI in {} (CA {}), access points in {}",
         dir.display(),

@@ -187,28 +187,14 @@ pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
     );
 
     // The access points, with the fingerprints of the certificates just made.
-    let mut aps = Vec::new();
+    let mut endpoints = Vec::new();
     for gw in [&at, &no] {
         let cc: CountryCode = gw.country.parse().map_err(|e| fail("country")(&e))?;
-        let files = pki
-            .gateways
-            .get(&cc)
-            .ok_or_else(|| DemoError(format!("no certificate for {cc}")))?;
-        let fingerprints = files
-            .fingerprints()
-            .map_err(|e| fail("reading certificates")(&e))?;
-        aps.push(serde_json::json!({
-            "country": gw.country,
-            "endpoint_url": gw.as4,
-            "cert_fingerprints": fingerprints,
-        }));
+        endpoints.push((cc, gw.as4.clone()));
     }
-    let ap_file = dir.join("access-points.json");
-    std::fs::write(
-        &ap_file,
-        serde_json::to_vec_pretty(&aps).unwrap_or_default(),
-    )
-    .map_err(|e| fail("writing access points")(&e))?;
+    let ap_file = pki
+        .write_access_points(&endpoints)
+        .map_err(|e| fail("writing access points")(&e))?;
     for gw in [&at, &no] {
         import_file(&gw.state.store, &ap_file, None, false, &|_, _| {})
             .await

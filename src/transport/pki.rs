@@ -322,6 +322,40 @@ impl DevPkiFiles {
         let key_pem = std::fs::read_to_string(&self.ca_key).ok()?;
         DevCa::from_stored(&ca_der, &key_pem)
     }
+
+    /// Writes `access-points.json` (sedgate's access-point format for `ir import`) into the
+    /// PKI directory: each gateway's AS4 endpoint with the fingerprints of its TLS and
+    /// signing certificates.
+    pub fn write_access_points(
+        &self,
+        endpoints: &[(CountryCode, String)],
+    ) -> Result<PathBuf, PkiError> {
+        let mut aps = Vec::with_capacity(endpoints.len());
+        for (country, url) in endpoints {
+            let gateway = self.gateways.get(country).ok_or_else(|| PkiError::Io {
+                action: "find the certificates of",
+                path: self.dir.join(country.as_str().to_lowercase()),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
+            aps.push(serde_json::json!({
+                "country": country.as_str(),
+                "endpoint_url": url,
+                "cert_fingerprints": gateway.fingerprints()?,
+            }));
+        }
+        let path = self.dir.join("access-points.json");
+        let json = serde_json::to_vec_pretty(&aps).map_err(|e| PkiError::Io {
+            action: "serialise",
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        std::fs::write(&path, json).map_err(|source| PkiError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
 }
 
 pub struct DevPki;
