@@ -163,10 +163,42 @@ pub async fn serve_tls(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let handshake_timeout = tls.settings().handshake_timeout;
+    let header_read_timeout = options.header_read_timeout;
+    accept_loop(
+        listener,
+        &options,
+        "TLS",
+        shutdown,
+        |stream, remote, slot, drain| {
+            let connection = Connection {
+                config: tls.server_config(),
+                handshake_timeout,
+                header_read_timeout,
+                app: app.clone(),
+                remote,
+                drain,
+                slot,
+            };
+            tokio::spawn(connection.run(stream));
+        },
+    )
+    .await;
+}
+
+/// The accept loop both listeners share: at most `max_connections` connections at once
+/// (others wait in the backlog), a short back-off when accepting fails, and on shutdown:
+/// stop accepting, tell open connections to drain, wait until every slot is free.
+async fn accept_loop(
+    listener: TcpListener,
+    options: &ServeOptions,
+    kind: &'static str,
+    shutdown: impl Future<Output = ()> + Send,
+    mut serve: impl FnMut(TcpStream, SocketAddr, Slot, watch::Receiver<bool>),
+) {
     let max_connections = options.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
     let (drain_tx, drain_rx) = watch::channel(false);
-    let handshake_timeout = tls.settings().handshake_timeout;
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -182,22 +214,18 @@ pub async fn serve_tls(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Usually out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%error, "accepting a TLS connection failed");
+                    tracing::warn!(%error, kind, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
         };
-        let connection = Connection {
-            config: tls.server_config(),
-            handshake_timeout,
-            header_read_timeout: options.header_read_timeout,
-            app: app.clone(),
+        serve(
+            stream,
             remote,
-            drain: drain_rx.clone(),
-            slot: Slot::take(permit, options.stats.clone()),
-        };
-        tokio::spawn(connection.run(stream));
+            Slot::take(permit, options.stats.clone()),
+            drain_rx.clone(),
+        );
     }
     drop(listener);
     // Receivers only wait for `true`; an error just means no connection is left to tell.
@@ -354,52 +382,31 @@ pub async fn serve_plain(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let max_connections = options.max_connections.max(1);
-    let slots = Arc::new(Semaphore::new(max_connections));
-    let (drain_tx, drain_rx) = watch::channel(false);
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_closed) => break,
-            },
-        };
-        let (stream, remote) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accepting an API connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let slot = Slot::take(permit, options.stats.clone());
-        let app = app.clone();
-        let mut drain = drain_rx.clone();
-        let header_read_timeout = options.header_read_timeout;
-        tokio::spawn(async move {
-            let _slot = slot;
-            serve_http1(
-                TokioIo::new(stream),
-                app,
-                move |extensions| {
-                    extensions.insert(ConnectInfo(remote));
-                },
-                header_read_timeout,
-                remote,
-                &mut drain,
-            )
-            .await;
-        });
-    }
-    drop(listener);
-    let _ = drain_tx.send(true);
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    let header_read_timeout = options.header_read_timeout;
+    accept_loop(
+        listener,
+        &options,
+        "API",
+        shutdown,
+        |stream, remote, slot, mut drain| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                serve_http1(
+                    TokioIo::new(stream),
+                    app,
+                    move |extensions| {
+                        extensions.insert(ConnectInfo(remote));
+                    },
+                    header_read_timeout,
+                    remote,
+                    &mut drain,
+                )
+                .await;
+            });
+        },
+    )
+    .await;
 }
 
 /// Resolves once shutdown began (or the listener is gone). Returns nothing so no watch guard
