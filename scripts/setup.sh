@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium and chromium-driver: the console browser tests (tests/it/browser.rs) drive headless Chromium.
-apt_packages=(pkg-config libclang-dev clang libxml2-dev python3-venv chromium chromium-driver)
+# chromium and chromium-driver: the browser tests (tests/it/browser.rs) drive headless Chromium;
+# poppler-utils: pdftotext and pdftoppm read the PDFs the MISSOC tests produce.
+apt_packages=(pkg-config libclang-dev clang libxml2-dev python3-venv chromium chromium-driver poppler-utils)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -15,6 +15,7 @@ pub mod evidence;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inbound;
+pub mod missoc;
 pub mod ir;
 pub mod ops;
 pub mod outbox;
