@@ -4,4 +4,7 @@
 //! gateway's store and server; shares nothing with the SED exchange but the IR link
 //! (each table maps to the EESSI sector whose institutions are competent for it).
 
+pub mod export;
+pub mod labels;
 pub mod model;
+pub mod pages;
