@@ -327,8 +327,13 @@ mod tests {
             "the extract holds P_BUC_01 only, so the sector is that BUC"
         );
         assert!(pensions.iter().all(|i| i.country == no));
+        let unemployment = REAL_INDEX.competent_for_buc_prefix("UB_BUC_", None);
+        assert!(unemployment.iter().all(|i| i
+            .competences
+            .iter()
+            .any(|c| c.buc.as_str().starts_with("UB_BUC_"))));
         assert!(REAL_INDEX
-            .competent_for_buc_prefix("UB_BUC_", None)
+            .competent_for_buc_prefix("ZZ_BUC_", None)
             .is_empty());
         let everywhere = REAL_INDEX.competent_for_buc_prefix("P_BUC_", None);
         assert!(everywhere.len() > pensions.len());

@@ -433,19 +433,20 @@ pub async fn change_set(
     };
     let edition = parse_edition(&edition)?;
     let country = parse_country(&country)?;
-    let action =
-        match action.as_str() {
-            "submit" => ChangeSetAction::Submit,
-            "accept" => ChangeSetAction::Accept,
-            "send-back" => ChangeSetAction::SendBack,
-            "carry-over" => ChangeSetAction::CarryOver,
-            other => return Err(ApiError::not_found(
+    let action = match action.as_str() {
+        "submit" => ChangeSetAction::Submit,
+        "accept" => ChangeSetAction::Accept,
+        "send-back" => ChangeSetAction::SendBack,
+        "carry-over" => ChangeSetAction::CarryOver,
+        other => {
+            return Err(ApiError::not_found(
                 "unknown_action",
                 format!(
                     "{other:?} is not a change-set action (submit, accept, send-back, carry-over)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let comment = body.comment;
     Ok(Json(
         state
