@@ -4,7 +4,13 @@
 //! gateway's store and server; shares nothing with the SED exchange but the IR link
 //! (each table maps to the EESSI sector whose institutions are competent for it).
 
+pub mod api;
+pub mod auth;
+pub mod dataset;
+pub mod diff;
 pub mod export;
 pub mod labels;
 pub mod model;
 pub mod pages;
+pub mod views;
+pub mod workflow;

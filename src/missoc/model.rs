@@ -300,6 +300,11 @@ pub struct CategoryCode(String);
 impl CategoryCode {
     pub const ORGANISATION: &'static str = "ORG";
 
+    /// The organisation overview's code, `ORG`.
+    pub fn organisation() -> CategoryCode {
+        CategoryCode(Self::ORGANISATION.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
