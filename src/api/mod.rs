@@ -72,4 +72,5 @@ pub fn router() -> Router<AppState> {
         .merge(catalogue::router())
         .merge(render::router())
         .merge(crate::missoc::api::router())
+        .merge(crate::missoc::web::api_router())
 }

@@ -13,4 +13,5 @@ pub mod labels;
 pub mod model;
 pub mod pages;
 pub mod views;
+pub mod web;
 pub mod workflow;
