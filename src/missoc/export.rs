@@ -254,6 +254,7 @@ fn table_heading(table: super::model::TableNo, language: Language) -> String {
 /// Returns the writer and the first page of each section of this pass.
 fn write_publication(
     p: &Publication,
+    notice: Option<&str>,
     contents: Option<&[usize]>,
 ) -> Result<(PageWriter, Vec<usize>), ExportError> {
     let lang = p.language;
@@ -283,6 +284,10 @@ fn write_publication(
         MARGIN,
         FULL_W,
     );
+    if let Some(notice) = notice {
+        w.advance(4.0);
+        w.paragraph(notice, Style::bold(11.0).ink(Ink::Missing), MARGIN, FULL_W);
+    }
     w.advance(12.0);
     w.text(ui.contents, Style::bold(12.0), MARGIN);
     w.advance(7.0);
@@ -345,13 +350,14 @@ fn write_publication(
     Ok((w, starts))
 }
 
-/// The PDF publication of an edition in one language: a title page with the contents,
-/// the organisation of social protection per country, then tables I–XII with each
-/// category across the countries. Long texts wrap and continue on the next page.
-pub fn publication_pdf(p: &Publication) -> Result<Vec<u8>, ExportError> {
+/// The PDF publication of an edition in one language: a title page with the contents
+/// (and `notice`, e.g. that the edition is sample data), the organisation of social
+/// protection per country, then tables I–XII with each category across the countries.
+/// Long texts wrap and continue on the next page.
+pub fn publication_pdf(p: &Publication, notice: Option<&str>) -> Result<Vec<u8>, ExportError> {
     // The first pass finds where each section starts, the second prints the contents.
-    let (_, starts) = write_publication(p, None)?;
-    let (w, _) = write_publication(p, Some(&starts))?;
+    let (_, starts) = write_publication(p, notice, None)?;
+    let (w, _) = write_publication(p, notice, Some(&starts))?;
     Ok(w.finish()?)
 }
 
@@ -509,10 +515,10 @@ mod tests {
             overviews,
             tables: vec![(TableNo::all().nth(5).unwrap(), c)],
         };
-        let pdf = publication_pdf(&p).unwrap();
+        let pdf = publication_pdf(&p, None).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         // Title page, then the overview, long enough to break across pages.
-        let (w, starts) = write_publication(&p, None).unwrap();
+        let (w, starts) = write_publication(&p, None, None).unwrap();
         assert_eq!(starts[0], 2, "the overview starts on page 2");
         assert!(
             starts[1] >= 4,

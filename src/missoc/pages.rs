@@ -217,6 +217,8 @@ pub struct ComparePage {
     pub categories: String,
     pub errors: Vec<String>,
     pub result: Option<CompareView>,
+    /// Shown above the result, e.g. that the edition is sample data.
+    pub notice: Option<String>,
 }
 
 /// An edition a user may see.
@@ -359,9 +361,11 @@ pub fn compare_page(
     choice: &CompareChoice,
     errors: Vec<String>,
     comparison: Option<&Comparison>,
+    notice: Option<String>,
 ) -> Result<String, askama::Error> {
     let lang = frame.lang;
     let page = ComparePage {
+        notice,
         languages: frame.languages("/missoc/compare", &choice.query()),
         editions: edition_choices(editions, choice.edition, lang),
         countries: MISSOC_COUNTRIES
@@ -738,8 +742,19 @@ mod tests {
             state: EditionState::Published,
             sample_data: false,
         }];
-        let html = compare_page(frame(Language::Fr), &editions, &choice, vec![], Some(&c)).unwrap();
+        let html = compare_page(
+            frame(Language::Fr),
+            &editions,
+            &choice,
+            vec![],
+            Some(&c),
+            Some("DONNÉES D'EXEMPLE".into()),
+        )
+        .unwrap();
         assert!(html.contains("Tableau VI – Vieillesse"));
+        assert!(html.contains(r#"<p class="error" id="notice">DONNÉES D&#39;EXEMPLE</p>"#));
+        // With a result, the long lists of choices are folded away.
+        assert!(html.contains(r#"<details id="choices">"#));
         assert!(html.contains("Tableau X – Chômage"));
         assert!(
             html.contains(r#"href="/missoc/tables/VI/institutions?lang=fr&#38;countries=AT,DE""#),
@@ -771,9 +786,11 @@ mod tests {
             &CompareChoice::default(),
             vec!["Land: \"UK\" <nein>".into()],
             None,
+            None,
         )
         .unwrap();
         assert!(html.contains("Wählen Sie Länder"));
+        assert!(html.contains(r#"<details id="choices" open>"#));
         assert!(html.contains("Österreich"));
         assert!(html.contains(r#"<p class="error">Land: &#34;UK&#34; &#60;nein&#62;</p>"#));
     }

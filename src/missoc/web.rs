@@ -471,12 +471,19 @@ async fn compare(
     } else {
         None
     };
+    let notice = result.as_ref().and_then(|c| {
+        editions
+            .iter()
+            .find(|e| e.id == c.edition && e.sample_data)
+            .map(|_| ui(lang).sample_data.to_uppercase())
+    });
     Ok(page(pages::compare_page(
         user.frame(lang),
         &editions,
         &choice,
         errors,
         result.as_ref(),
+        notice,
     )?))
 }
 
@@ -722,8 +729,14 @@ async fn publication_download(
         .store
         .missoc_publication(&user.role, edition, language)
         .await?;
+    let summary = state.store.missoc_edition(&user.role, edition).await?;
+    let notice = summary.notice.or_else(|| {
+        summary
+            .sample_data
+            .then(|| ui(language).sample_data.to_uppercase())
+    });
     let file = format!("missoc-{edition}-{language}.pdf");
-    tokio::task::spawn_blocking(move || publication_pdf(&publication))
+    tokio::task::spawn_blocking(move || publication_pdf(&publication, notice.as_deref()))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map(|b| download(b, PDF, &file))
