@@ -8,7 +8,6 @@
 //! readers see published editions only. Sessions reuse the console's cookie, CSRF and
 //! token helpers.
 
-use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::request::Parts;
@@ -28,6 +27,7 @@ use super::pages::{self, CompareChoice, DiffChoice, EditionRef, Frame, Instituti
 use crate::api::auth::hash_token;
 use crate::api::error::ApiError;
 use crate::api::AppState;
+use crate::console::error_page_of;
 use crate::console::auth::{
     cookie, is_https, random_token, same_secret, set_cookie, set_cookie_header, SESSION_HOURS,
 };
@@ -101,18 +101,8 @@ impl From<crate::store::StoreError> for PageError {
     }
 }
 
-#[derive(Template)]
-#[template(path = "missoc/error.html")]
-struct ErrorPage<'a> {
-    title: &'a str,
-    detail: &'a str,
-}
-
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    match (ErrorPage { title, detail }).render() {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(_) => (status, title.to_owned()).into_response(),
-    }
+    error_page_of(status, title, detail, "MISSOC", ("Editions", "/missoc/editions"))
 }
 
 impl IntoResponse for PageError {

@@ -284,6 +284,18 @@ fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// Opens `edition` through the API as the secretariat.
+async fn open_edition(app: &TestApp, secretariat: &str, edition: &str) {
+    let res = http()
+        .post(app.url("/api/v1/missoc/editions"))
+        .bearer_auth(secretariat)
+        .json(&json!({ "edition": edition }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+}
+
 async fn publication_per_language(engine: Engine) {
     let (app, reader) = app_with_samples(engine).await;
     let cases = [
@@ -358,14 +370,7 @@ async fn publication_per_language(engine: Engine) {
     }
     // Readers see published editions only; an open one does not exist for them.
     let secretariat = add_user(&app.state.store, "sec-1", Role::Secretariat).await;
-    let res = http()
-        .post(app.url("/api/v1/missoc/editions"))
-        .bearer_auth(&secretariat)
-        .json(&json!({"edition": "2027-01-01"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    open_edition(&app, &secretariat, "2027-01-01").await;
     let path = "/api/v1/missoc/editions/2027-01-01/publication.pdf?lang=de";
     let res = get(&app, &reader, path).await;
     assert_eq!(res.status(), 404);
@@ -586,14 +591,7 @@ async fn page_login(app: &TestApp, token: &str) -> String {
 async fn pages_need_a_session_and_show_published_editions(engine: Engine) {
     let (app, reader) = app_with_samples(engine).await;
     let secretariat = add_user(&app.state.store, "sec-1", Role::Secretariat).await;
-    let res = http()
-        .post(app.url("/api/v1/missoc/editions"))
-        .bearer_auth(&secretariat)
-        .json(&json!({"edition": "2027-01-01"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    open_edition(&app, &secretariat, "2027-01-01").await;
     // Without a session: to the login page.
     let res = http().get(app.url("/missoc/compare")).send().await.unwrap();
     assert_eq!(res.status(), 303);
