@@ -634,15 +634,19 @@ impl Store {
             return Err(MissocError::EditionExists(edition));
         }
         workflow::check_open(latest, edition)?;
-        sqlx::query(
+        // Two secretaries opening the same edition at once: the second meets the key.
+        let inserted = sqlx::query(
             "INSERT INTO missoc_editions (edition, state, opened_at, published_at, sample_data, notice) \
-             VALUES ($1, $2, $3, NULL, 0, NULL)",
+             VALUES ($1, $2, $3, NULL, 0, NULL) ON CONFLICT (edition) DO NOTHING",
         )
         .bind(edition.to_string())
         .bind(EditionState::Open.as_str())
         .bind(to_millis(now))
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(MissocError::EditionExists(edition));
+        }
         let mut carried = 0u64;
         if let Some((previous, _)) = latest {
             carried = sqlx::query(

@@ -697,3 +697,66 @@ async fn cli_imports_exports_and_refuses_bad_files(engine: Engine) {
     assert_eq!(code, 0);
 }
 both_engines!(missoc_cli, cli_imports_exports_and_refuses_bad_files);
+
+async fn users_and_page_sessions(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let store = &db.store;
+    let token = add_user(store, "corr-de", correspondent("DE")).await;
+    let user = store
+        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token(&token))
+        .await
+        .unwrap()
+        .expect("user by token");
+    assert_eq!(user.name, "corr-de");
+    assert_eq!(user.role, correspondent("DE"));
+    assert!(store
+        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token("sgt_other"))
+        .await
+        .unwrap()
+        .is_none());
+    let again = store
+        .add_missoc_user(
+            &NewMissocUser {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: "corr-de".into(),
+                role: Role::Reader,
+                token_hash: "00".repeat(32),
+            },
+            "test",
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(sedgate::store::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    store
+        .create_missoc_session(&user.id, "cookie-hash", "csrf-1", now, now + hour)
+        .await
+        .unwrap();
+    let session = store
+        .missoc_session("cookie-hash", now)
+        .await
+        .unwrap()
+        .expect("live session");
+    assert_eq!(session.user, user);
+    assert_eq!(session.csrf, "csrf-1");
+    assert!(
+        store
+            .missoc_session("cookie-hash", now + hour + hour)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    store.delete_missoc_session("cookie-hash").await.unwrap();
+    assert!(store
+        .missoc_session("cookie-hash", now)
+        .await
+        .unwrap()
+        .is_none());
+}
+both_engines!(missoc_users, users_and_page_sessions);
