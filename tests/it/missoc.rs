@@ -760,3 +760,71 @@ async fn users_and_page_sessions(engine: Engine) {
         .is_none());
 }
 both_engines!(missoc_users, users_and_page_sessions);
+
+async fn imports_the_shipped_sample_editions(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let store = &db.store;
+    let mut files = Vec::new();
+    for edition in [E1, E2] {
+        let path = crate::common::repo_path(&format!("seed/missoc/sample-{edition}.jsonl"));
+        let text = std::fs::read_to_string(&path).expect("seed/missoc sample edition");
+        let summary = store
+            .import_missoc_edition("test", &text, chrono::Utc::now(), &|_, _| {})
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!((summary.entries, summary.countries), (295, 4));
+        assert!(summary.sample_data, "labelled as sample data");
+        files.push(text);
+    }
+    // Exported again byte for byte.
+    for (edition, text) in [E1, E2].iter().zip(&files) {
+        let file = store
+            .export_missoc_edition(&Role::Reader, edition.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(&sedgate::missoc::dataset::write(&file), text, "{edition}");
+    }
+    // The documented changes, exactly: 18 entries (AT 6, DE 6, FR 3 added, NO 3 removed).
+    let diff = store
+        .missoc_diff(
+            &Role::Reader,
+            E1.parse().unwrap(),
+            E2.parse().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let mut per_country = std::collections::BTreeMap::new();
+    for item in &diff.items {
+        let kind = serde_json::to_value(&item.change).unwrap()["change"].clone();
+        *per_country
+            .entry(format!("{} {}", item.country, kind))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_country.into_iter().collect::<Vec<_>>(),
+        [
+            ("AT \"changed\"".to_owned(), 6),
+            ("DE \"changed\"".to_owned(), 6),
+            ("FR \"added\"".to_owned(), 3),
+            ("NO \"removed\"".to_owned(), 3),
+        ]
+    );
+    // The documented gaps show as gaps.
+    let cmp = store
+        .missoc_comparison(
+            &Role::Reader,
+            E1.parse().unwrap(),
+            sedgate::missoc::model::Language::De,
+            &["NO".parse().unwrap()],
+            &["II-4".parse().unwrap(), "XI-3".parse().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&cmp.rows[0].cells[0]).unwrap(),
+        json!({"kind": "missing_translation", "available_in": ["en", "fr"]})
+    );
+    assert_eq!(cmp.rows[1].title, None, "XI-3 has no German title");
+}
+both_engines!(missoc_sample, imports_the_shipped_sample_editions);
