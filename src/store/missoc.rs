@@ -354,6 +354,16 @@ async fn category_exists(conn: &mut AnyConnection, code: &CategoryCode) -> Store
     )
 }
 
+/// The oldest edition not yet published, if any.
+async fn first_unpublished(conn: &mut AnyConnection) -> StoreResult<Option<EditionId>> {
+    sqlx::query("SELECT edition FROM missoc_editions WHERE state <> $1 ORDER BY edition LIMIT 1")
+        .bind(EditionState::Published.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| parse_col(&row, "edition"))
+        .transpose()
+}
+
 /// The latest edition and its state.
 async fn latest_edition(
     conn: &mut AnyConnection,
@@ -633,7 +643,8 @@ impl Store {
         if edition_row(&mut tx, edition).await?.is_some() {
             return Err(MissocError::EditionExists(edition));
         }
-        workflow::check_open(latest, edition)?;
+        let unpublished = first_unpublished(&mut tx).await?;
+        workflow::check_open(latest, unpublished, edition)?;
         // Two secretaries opening the same edition at once: the second meets the key.
         let inserted = sqlx::query(
             "INSERT INTO missoc_editions (edition, state, opened_at, published_at, sample_data, notice) \
@@ -1149,23 +1160,13 @@ impl Store {
         let header = &file.header;
         let edition = header.edition;
         let existing = edition_row(&mut tx, edition).await?;
-        if let Some(row) = &existing {
-            if row.state == EditionState::Published {
-                return Err(MissocError::EditionPublished(edition));
-            }
-        } else if header.state != EditionState::Published {
-            let unpublished = sqlx::query(
-                "SELECT edition FROM missoc_editions WHERE state <> $1 ORDER BY edition LIMIT 1",
-            )
-            .bind(EditionState::Published.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = unpublished {
-                return Err(MissocError::UnpublishedEditionExists(parse_col(
-                    &row, "edition",
-                )?));
-            }
-        }
+        let unpublished = first_unpublished(&mut tx).await?;
+        workflow::check_import(
+            edition,
+            header.state,
+            existing.as_ref().map(|r| r.state),
+            unpublished,
+        )?;
         for c in &file.categories {
             sqlx::query(
                 "INSERT INTO missoc_categories (code, title_en, title_fr, title_de) VALUES ($1, $2, $3, $4) \
