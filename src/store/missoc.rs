@@ -380,6 +380,14 @@ async fn latest_edition(
         .map(|r| (r.edition, r.state)))
 }
 
+async fn summarize_one(conn: &mut AnyConnection, row: EditionRow) -> MissocResult<EditionSummary> {
+    let edition = row.edition;
+    summarize(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or(MissocError::UnknownEdition(edition))
+}
+
 async fn summarize(
     conn: &mut AnyConnection,
     rows: Vec<EditionRow>,
@@ -623,9 +631,9 @@ impl Store {
     ) -> MissocResult<EditionSummary> {
         let mut tx = self.reader.begin().await?;
         let row = visible_edition(&mut tx, viewer, edition).await?;
-        let mut out = summarize(&mut tx, vec![row]).await?;
+        let summary = summarize_one(&mut tx, row).await?;
         tx.commit().await?;
-        out.pop().ok_or(MissocError::UnknownEdition(edition))
+        Ok(summary)
     }
 
     /// Opens `edition` (secretariat): it must follow the latest edition, which must be
@@ -699,9 +707,9 @@ impl Store {
         let row = edition_row(&mut tx, edition)
             .await?
             .ok_or(MissocError::UnknownEdition(edition))?;
-        let mut summary = summarize(&mut tx, vec![row]).await?;
+        let summary = summarize_one(&mut tx, row).await?;
         tx.commit().await?;
-        summary.pop().ok_or(MissocError::UnknownEdition(edition))
+        Ok(summary)
     }
 
     /// Moves an edition between open and in review (secretariat).
