@@ -90,18 +90,7 @@ pub fn diff(
 mod tests {
     use super::*;
 
-    fn entry(country: &str, category: &str, language: Language, text: &str, ed: &str) -> Entry {
-        Entry {
-            country: country.parse().unwrap(),
-            category: category.parse().unwrap(),
-            language,
-            content: EntryText {
-                text: text.into(),
-                legal_refs: vec!["Act §1".into()],
-            },
-            changed_in: ed.parse().unwrap(),
-        }
-    }
+    use crate::missoc::views::test_entry as entry;
 
     #[test]
     fn lists_exactly_what_was_added_removed_or_changed() {

@@ -210,22 +210,34 @@ pub fn glossary_matches(term: &GlossaryTerm, q: &str, language: Option<Language>
     })
 }
 
+/// An entry for unit tests (no legal references).
+#[cfg(test)]
+pub(crate) fn test_entry(
+    country: &str,
+    category: &str,
+    language: Language,
+    text: &str,
+    changed_in: &str,
+) -> Entry {
+    Entry {
+        country: country.parse().expect("test country"),
+        category: category.parse().expect("test category"),
+        language,
+        content: super::model::EntryText {
+            text: text.into(),
+            legal_refs: vec![],
+        },
+        changed_in: changed_in.parse().expect("test edition"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::missoc::model::{EntryText, Localized};
+    use crate::missoc::model::Localized;
 
     fn entry(country: &str, category: &str, language: Language, text: &str) -> Entry {
-        Entry {
-            country: country.parse().unwrap(),
-            category: category.parse().unwrap(),
-            language,
-            content: EntryText {
-                text: text.into(),
-                legal_refs: vec![],
-            },
-            changed_in: "2026-01-01".parse().unwrap(),
-        }
+        test_entry(country, category, language, text, "2026-01-01")
     }
 
     fn category(code: &str, en: Option<&str>, fr: Option<&str>) -> Category {

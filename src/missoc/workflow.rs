@@ -295,20 +295,21 @@ pub fn next_change_set_state(
     Ok(next)
 }
 
-/// May `new` be opened, given the latest edition (and its state)? Only one edition may be
-/// unpublished at a time, and the new one follows the latest.
+/// May `new` be opened, given the latest edition (and its state) and the oldest unpublished
+/// one? Only one edition may be unpublished at a time, and the new one follows the latest.
 pub fn check_open(
     latest: Option<(EditionId, EditionState)>,
+    unpublished: Option<EditionId>,
     new: EditionId,
 ) -> Result<(), MissocError> {
-    let Some((latest, state)) = latest else {
+    let Some((latest, _)) = latest else {
         return Ok(());
     };
     if latest == new {
         return Err(MissocError::EditionExists(new));
     }
-    if state != EditionState::Published {
-        return Err(MissocError::UnpublishedEditionExists(latest));
+    if let Some(unpublished) = unpublished {
+        return Err(MissocError::UnpublishedEditionExists(unpublished));
     }
     let expected = latest.next();
     if new != expected {
@@ -319,6 +320,29 @@ pub fn check_open(
         });
     }
     Ok(())
+}
+
+/// May an edition file for `edition` in `state` be imported, given the stored edition of
+/// that date (its state) and the oldest unpublished edition? A published edition is never
+/// replaced; an unpublished one may be. No import may leave two editions unpublished, nor
+/// a published edition after an unpublished one.
+pub fn check_import(
+    edition: EditionId,
+    state: EditionState,
+    existing: Option<EditionState>,
+    unpublished: Option<EditionId>,
+) -> Result<(), MissocError> {
+    if existing == Some(EditionState::Published) {
+        return Err(MissocError::EditionPublished(edition));
+    }
+    match unpublished {
+        Some(other)
+            if other != edition && (state != EditionState::Published || edition > other) =>
+        {
+            Err(MissocError::UnpublishedEditionExists(other))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Moves between open and in review (publishing has its own check).
@@ -471,22 +495,52 @@ mod tests {
 
     #[test]
     fn one_unpublished_edition_at_a_time_and_the_next_one_only() {
-        assert!(check_open(None, ed("2026-01-01")).is_ok());
+        assert!(check_open(None, None, ed("2026-01-01")).is_ok());
         let latest = Some((ed("2026-01-01"), EditionState::Published));
-        assert!(check_open(latest, ed("2026-07-01")).is_ok());
+        assert!(check_open(latest, None, ed("2026-07-01")).is_ok());
         assert!(matches!(
-            check_open(latest, ed("2027-01-01")),
+            check_open(latest, Some(ed("2025-07-01")), ed("2026-07-01")),
+            Err(MissocError::UnpublishedEditionExists(_))
+        ));
+        assert!(matches!(
+            check_open(latest, None, ed("2027-01-01")),
             Err(MissocError::NotNextEdition { .. })
         ));
         assert!(matches!(
-            check_open(latest, ed("2026-01-01")),
+            check_open(latest, None, ed("2026-01-01")),
             Err(MissocError::EditionExists(_))
         ));
         assert!(matches!(
             check_open(
                 Some((ed("2026-01-01"), EditionState::Open)),
+                Some(ed("2026-01-01")),
                 ed("2026-07-01")
             ),
+            Err(MissocError::UnpublishedEditionExists(_))
+        ));
+    }
+
+    #[test]
+    fn imports_never_replace_a_published_edition_nor_make_two_unpublished() {
+        use EditionState::{InReview, Open, Published};
+        let (e1, e2, e3) = (ed("2026-01-01"), ed("2026-07-01"), ed("2027-01-01"));
+        assert!(check_import(e1, Published, None, None).is_ok());
+        assert!(check_import(e1, Open, None, None).is_ok());
+        assert!(matches!(
+            check_import(e1, Published, Some(Published), None),
+            Err(MissocError::EditionPublished(_))
+        ));
+        // The open edition itself may be replaced, published or not.
+        assert!(check_import(e2, Open, Some(Open), Some(e2)).is_ok());
+        assert!(check_import(e2, Published, Some(InReview), Some(e2)).is_ok());
+        // History before the open edition may come in published; nothing else.
+        assert!(check_import(e1, Published, None, Some(e2)).is_ok());
+        assert!(matches!(
+            check_import(e3, Published, None, Some(e2)),
+            Err(MissocError::UnpublishedEditionExists(_))
+        ));
+        assert!(matches!(
+            check_import(e1, Open, None, Some(e2)),
             Err(MissocError::UnpublishedEditionExists(_))
         ));
     }

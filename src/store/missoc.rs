@@ -354,6 +354,16 @@ async fn category_exists(conn: &mut AnyConnection, code: &CategoryCode) -> Store
     )
 }
 
+/// The oldest edition not yet published, if any.
+async fn first_unpublished(conn: &mut AnyConnection) -> StoreResult<Option<EditionId>> {
+    sqlx::query("SELECT edition FROM missoc_editions WHERE state <> $1 ORDER BY edition LIMIT 1")
+        .bind(EditionState::Published.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| parse_col(&row, "edition"))
+        .transpose()
+}
+
 /// The latest edition and its state.
 async fn latest_edition(
     conn: &mut AnyConnection,
@@ -368,6 +378,14 @@ async fn latest_edition(
         .map(edition_from_row)
         .transpose()?
         .map(|r| (r.edition, r.state)))
+}
+
+async fn summarize_one(conn: &mut AnyConnection, row: EditionRow) -> MissocResult<EditionSummary> {
+    let edition = row.edition;
+    summarize(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or(MissocError::UnknownEdition(edition))
 }
 
 async fn summarize(
@@ -613,9 +631,9 @@ impl Store {
     ) -> MissocResult<EditionSummary> {
         let mut tx = self.reader.begin().await?;
         let row = visible_edition(&mut tx, viewer, edition).await?;
-        let mut out = summarize(&mut tx, vec![row]).await?;
+        let summary = summarize_one(&mut tx, row).await?;
         tx.commit().await?;
-        out.pop().ok_or(MissocError::UnknownEdition(edition))
+        Ok(summary)
     }
 
     /// Opens `edition` (secretariat): it must follow the latest edition, which must be
@@ -633,16 +651,21 @@ impl Store {
         if edition_row(&mut tx, edition).await?.is_some() {
             return Err(MissocError::EditionExists(edition));
         }
-        workflow::check_open(latest, edition)?;
-        sqlx::query(
+        let unpublished = first_unpublished(&mut tx).await?;
+        workflow::check_open(latest, unpublished, edition)?;
+        // Two secretaries opening the same edition at once: the second meets the key.
+        let inserted = sqlx::query(
             "INSERT INTO missoc_editions (edition, state, opened_at, published_at, sample_data, notice) \
-             VALUES ($1, $2, $3, NULL, 0, NULL)",
+             VALUES ($1, $2, $3, NULL, 0, NULL) ON CONFLICT (edition) DO NOTHING",
         )
         .bind(edition.to_string())
         .bind(EditionState::Open.as_str())
         .bind(to_millis(now))
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(MissocError::EditionExists(edition));
+        }
         let mut carried = 0u64;
         if let Some((previous, _)) = latest {
             carried = sqlx::query(
@@ -684,9 +707,9 @@ impl Store {
         let row = edition_row(&mut tx, edition)
             .await?
             .ok_or(MissocError::UnknownEdition(edition))?;
-        let mut summary = summarize(&mut tx, vec![row]).await?;
+        let summary = summarize_one(&mut tx, row).await?;
         tx.commit().await?;
-        summary.pop().ok_or(MissocError::UnknownEdition(edition))
+        Ok(summary)
     }
 
     /// Moves an edition between open and in review (secretariat).
@@ -1145,23 +1168,13 @@ impl Store {
         let header = &file.header;
         let edition = header.edition;
         let existing = edition_row(&mut tx, edition).await?;
-        if let Some(row) = &existing {
-            if row.state == EditionState::Published {
-                return Err(MissocError::EditionPublished(edition));
-            }
-        } else if header.state != EditionState::Published {
-            let unpublished = sqlx::query(
-                "SELECT edition FROM missoc_editions WHERE state <> $1 ORDER BY edition LIMIT 1",
-            )
-            .bind(EditionState::Published.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = unpublished {
-                return Err(MissocError::UnpublishedEditionExists(parse_col(
-                    &row, "edition",
-                )?));
-            }
-        }
+        let unpublished = first_unpublished(&mut tx).await?;
+        workflow::check_import(
+            edition,
+            header.state,
+            existing.as_ref().map(|r| r.state),
+            unpublished,
+        )?;
         for c in &file.categories {
             sqlx::query(
                 "INSERT INTO missoc_categories (code, title_en, title_fr, title_de) VALUES ($1, $2, $3, $4) \

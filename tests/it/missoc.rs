@@ -697,3 +697,134 @@ async fn cli_imports_exports_and_refuses_bad_files(engine: Engine) {
     assert_eq!(code, 0);
 }
 both_engines!(missoc_cli, cli_imports_exports_and_refuses_bad_files);
+
+async fn users_and_page_sessions(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let store = &db.store;
+    let token = add_user(store, "corr-de", correspondent("DE")).await;
+    let user = store
+        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token(&token))
+        .await
+        .unwrap()
+        .expect("user by token");
+    assert_eq!(user.name, "corr-de");
+    assert_eq!(user.role, correspondent("DE"));
+    assert!(store
+        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token("sgt_other"))
+        .await
+        .unwrap()
+        .is_none());
+    let again = store
+        .add_missoc_user(
+            &NewMissocUser {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: "corr-de".into(),
+                role: Role::Reader,
+                token_hash: "00".repeat(32),
+            },
+            "test",
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(sedgate::store::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    store
+        .create_missoc_session(&user.id, "cookie-hash", "csrf-1", now, now + hour)
+        .await
+        .unwrap();
+    let session = store
+        .missoc_session("cookie-hash", now)
+        .await
+        .unwrap()
+        .expect("live session");
+    assert_eq!(session.user, user);
+    assert_eq!(session.csrf, "csrf-1");
+    assert!(
+        store
+            .missoc_session("cookie-hash", now + hour + hour)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    store.delete_missoc_session("cookie-hash").await.unwrap();
+    assert!(store
+        .missoc_session("cookie-hash", now)
+        .await
+        .unwrap()
+        .is_none());
+}
+both_engines!(missoc_users, users_and_page_sessions);
+
+async fn imports_the_shipped_sample_editions(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let store = &db.store;
+    let mut files = Vec::new();
+    for edition in [E1, E2] {
+        let path = crate::common::repo_path(&format!("seed/missoc/sample-{edition}.jsonl"));
+        let text = std::fs::read_to_string(&path).expect("seed/missoc sample edition");
+        let summary = store
+            .import_missoc_edition("test", &text, chrono::Utc::now(), &|_, _| {})
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!((summary.entries, summary.countries), (295, 4));
+        assert!(summary.sample_data, "labelled as sample data");
+        files.push(text);
+    }
+    // Exported again byte for byte.
+    for (edition, text) in [E1, E2].iter().zip(&files) {
+        let file = store
+            .export_missoc_edition(&Role::Reader, edition.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(&sedgate::missoc::dataset::write(&file), text, "{edition}");
+    }
+    // The documented changes, exactly: 18 entries (AT 6, DE 6, FR 3 added, NO 3 removed).
+    let diff = store
+        .missoc_diff(
+            &Role::Reader,
+            E1.parse().unwrap(),
+            E2.parse().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let mut per_country = std::collections::BTreeMap::new();
+    for item in &diff.items {
+        let kind = serde_json::to_value(&item.change).unwrap()["change"].clone();
+        *per_country
+            .entry(format!("{} {}", item.country, kind))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_country.into_iter().collect::<Vec<_>>(),
+        [
+            ("AT \"changed\"".to_owned(), 6),
+            ("DE \"changed\"".to_owned(), 6),
+            ("FR \"added\"".to_owned(), 3),
+            ("NO \"removed\"".to_owned(), 3),
+        ]
+    );
+    // The documented gaps show as gaps.
+    let cmp = store
+        .missoc_comparison(
+            &Role::Reader,
+            E1.parse().unwrap(),
+            sedgate::missoc::model::Language::De,
+            &["NO".parse().unwrap()],
+            &["II-4".parse().unwrap(), "XI-3".parse().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&cmp.rows[0].cells[0]).unwrap(),
+        json!({"kind": "missing_translation", "available_in": ["en", "fr"]})
+    );
+    assert_eq!(cmp.rows[1].title, None, "XI-3 has no German title");
+}
+both_engines!(missoc_sample, imports_the_shipped_sample_editions);
