@@ -27,10 +27,10 @@ use super::pages::{self, CompareChoice, DiffChoice, EditionRef, Frame, Instituti
 use crate::api::auth::hash_token;
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::console::error_page_of;
 use crate::console::auth::{
     cookie, is_https, random_token, same_secret, set_cookie, set_cookie_header, SESSION_HOURS,
 };
+use crate::console::error_page_of;
 use crate::domain::CountryCode;
 
 pub const SESSION_COOKIE: &str = "sedgate_missoc";
@@ -102,7 +102,13 @@ impl From<crate::store::StoreError> for PageError {
 }
 
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    error_page_of(status, title, detail, "MISSOC", ("Editions", "/missoc/editions"))
+    error_page_of(
+        status,
+        title,
+        detail,
+        "MISSOC",
+        ("Editions", "/missoc/editions"),
+    )
 }
 
 impl IntoResponse for PageError {
