@@ -28,14 +28,18 @@ use crate::api::auth::hash_token;
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::console::auth::{
-    cookie, is_https, random_token, same_secret, set_cookie, set_cookie_header, SESSION_HOURS,
+    cookie, is_https, random_token, same_secret, SessionCookies, SESSION_HOURS,
 };
 use crate::console::error_page_of;
 use crate::domain::CountryCode;
 
-pub const SESSION_COOKIE: &str = "sedgate_missoc";
-/// Carries the login form's CSRF token before there is a session (double submit).
-pub const LOGIN_COOKIE: &str = "sedgate_missoc_login";
+/// The page session's cookie and the login form's CSRF cookie.
+pub const MISSOC_COOKIES: SessionCookies = SessionCookies {
+    session: "sedgate_missoc",
+    path: "/missoc",
+    login: "sedgate_missoc_login",
+    login_path: "/missoc/login",
+};
 const INSTITUTIONS_LIMIT: usize = 200;
 
 /// The HTML pages and the downloads with the page session (merged at the root).
@@ -166,7 +170,8 @@ impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::LoginRequired)?;
+        let token =
+            cookie(&parts.headers, MISSOC_COOKIES.session).ok_or(PageError::LoginRequired)?;
         let token_hash = hash_token(token);
         let session = state
             .store
@@ -206,10 +211,7 @@ fn login_page(
     let csrf = random_token();
     let mut response = page(pages::login_page(lang, &csrf, error)?);
     *response.status_mut() = status;
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(LOGIN_COOKIE, &csrf, "/missoc/login", 900, is_https(headers)),
-    );
+    MISSOC_COOKIES.set_login_csrf(&mut response, &csrf, is_https(headers));
     Ok(response)
 }
 
@@ -231,7 +233,7 @@ async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let lang = language(form.lang.as_deref());
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    let expected = cookie(&headers, MISSOC_COOKIES.login).unwrap_or("");
     if expected.is_empty() || !same_secret(expected, &form.csrf) {
         return Err(PageError::Csrf);
     }
@@ -260,23 +262,8 @@ async fn login_submit(
             now + chrono::Duration::hours(SESSION_HOURS),
         )
         .await?;
-    let secure = is_https(&headers);
-    let mut response = Redirect::to(&format!("/missoc/editions?lang={lang}")).into_response();
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(
-            SESSION_COOKIE,
-            &token,
-            "/missoc",
-            SESSION_HOURS * 3600,
-            secure,
-        ),
-    );
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(LOGIN_COOKIE, "", "/missoc/login", 0, secure),
-    );
-    Ok(response)
+    let to = format!("/missoc/editions?lang={lang}");
+    Ok(MISSOC_COOKIES.logged_in(&to, &token, is_https(&headers)))
 }
 
 #[derive(Deserialize)]
@@ -294,12 +281,7 @@ async fn logout(
         return Err(PageError::Csrf);
     }
     state.store.delete_missoc_session(&user.token_hash).await?;
-    let mut response = Redirect::to("/missoc/login").into_response();
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(SESSION_COOKIE, "", "/missoc", 0, is_https(&headers)),
-    );
-    Ok(response)
+    Ok(MISSOC_COOKIES.logged_out("/missoc/login", is_https(&headers)))
 }
 
 // ---- pages ----
