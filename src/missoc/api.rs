@@ -149,7 +149,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 
 /// The editions the user may see (readers: published only), newest first, with counts.
 #[utoipa::path(get, path = "/api/v1/missoc/editions", tag = "missoc",
-    responses((status = 200, description = "EditionSummary[]: edition, state, opened_at, published_at, sample_data, notice, entries, countries, change_sets per state"),
+    responses((status = 200, body = [Object], description = "EditionSummary[]: edition, state, opened_at, published_at, sample_data, notice, entries, countries, change_sets per state"),
         (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_editions(
@@ -162,7 +162,7 @@ pub async fn list_editions(
 /// One edition with its counts (404 for a reader when it is not published).
 #[utoipa::path(get, path = "/api/v1/missoc/editions/{edition}", tag = "missoc",
     params(("edition" = String, Path, description = "YYYY-01-01 or YYYY-07-01")),
-    responses((status = 200, description = "EditionSummary"), (status = 404, body = Problem)),
+    responses((status = 200, body = Object, description = "EditionSummary"), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn show_edition(
     user: MissocUser,
@@ -182,7 +182,7 @@ pub struct OpenEdition {
 /// Opens the next edition (secretariat): every entry of the latest edition is carried
 /// forward unchanged, every country with entries gets a draft change set.
 #[utoipa::path(post, path = "/api/v1/missoc/editions", tag = "missoc", request_body = OpenEdition,
-    responses((status = 201, description = "EditionSummary of the new edition"),
+    responses((status = 201, body = Object, description = "EditionSummary of the new edition"),
         (status = 403, body = Problem), (status = 409, body = Problem, description = "another edition is unpublished, or this is not the next one")),
     security(("bearer" = [])))]
 pub async fn open_edition(
@@ -250,7 +250,7 @@ pub async fn publish(
 /// every category title lacking a language (secretariat and correspondents).
 #[utoipa::path(get, path = "/api/v1/missoc/editions/{edition}/review", tag = "missoc",
     params(("edition" = String, Path)),
-    responses((status = 200, description = "Review: change_sets, missing_translations, missing_titles"),
+    responses((status = 200, body = Object, description = "Review: change_sets, missing_translations, missing_titles"),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn review(
@@ -298,7 +298,7 @@ pub async fn export_edition(
 /// `invalid_dataset` with one finding per bad line.
 #[utoipa::path(post, path = "/api/v1/missoc/editions/import", tag = "missoc",
     request_body(content = String, content_type = "application/x-ndjson", description = "sedgate-missoc-edition/1 JSON Lines"),
-    responses((status = 201, description = "MissocImportSummary"),
+    responses((status = 201, body = Object, description = "MissocImportSummary"),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn import_edition(
@@ -335,7 +335,7 @@ fn entry_key(
 /// One entry; 404 `unknown_entry` (naming the languages it exists in) when missing.
 #[utoipa::path(get, path = "/api/v1/missoc/editions/{edition}/entries/{country}/{category}/{lang}", tag = "missoc",
     params(("edition" = String, Path), ("country" = String, Path), ("category" = String, Path, description = "e.g. VI-8 or ORG"), ("lang" = String, Path, description = "en, fr or de")),
-    responses((status = 200, description = "Entry"), (status = 404, body = Problem)),
+    responses((status = 200, body = Object, description = "Entry"), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_entry(
     user: MissocUser,
@@ -360,7 +360,7 @@ pub struct EntryBody {
 #[utoipa::path(put, path = "/api/v1/missoc/editions/{edition}/entries/{country}/{category}/{lang}", tag = "missoc",
     params(("edition" = String, Path), ("country" = String, Path), ("category" = String, Path), ("lang" = String, Path)),
     request_body = EntryBody,
-    responses((status = 200, description = "Entry"), (status = 403, body = Problem),
+    responses((status = 200, body = Object, description = "Entry"), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "edition_published, edition_not_editable, change_set_not_editable"),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -416,7 +416,7 @@ pub struct CommentBody {
     params(("edition" = String, Path), ("country" = String, Path),
         ("action" = String, Path, description = "submit, accept, send-back or carry-over")),
     request_body(content = CommentBody, description = "optional"),
-    responses((status = 200, description = "ChangeSet"), (status = 403, body = Problem),
+    responses((status = 200, body = Object, description = "ChangeSet"), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn change_set(
@@ -481,7 +481,7 @@ pub struct CompareParams {
 /// `missing_translation` (with the languages it exists in; never another language's text)
 /// or `no_entry`.
 #[utoipa::path(get, path = "/api/v1/missoc/compare", tag = "missoc", params(CompareParams),
-    responses((status = 200, description = "Comparison"), (status = 400, body = Problem),
+    responses((status = 200, body = Object, description = "Comparison"), (status = 400, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn compare(
@@ -515,7 +515,7 @@ pub struct DiffParams {
 /// What changed between two editions: entries added, removed or changed (unchanged ones
 /// are not listed).
 #[utoipa::path(get, path = "/api/v1/missoc/diff", tag = "missoc", params(DiffParams),
-    responses((status = 200, description = "EditionDiff"), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Object, description = "EditionDiff"), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn diff(
     user: MissocUser,
@@ -557,7 +557,7 @@ pub struct GlossaryParams {
 
 /// Searches the glossary.
 #[utoipa::path(get, path = "/api/v1/missoc/glossary", tag = "missoc", params(GlossaryParams),
-    responses((status = 200, description = "GlossaryTerm[]"), (status = 400, body = Problem)),
+    responses((status = 200, body = [Object], description = "GlossaryTerm[]"), (status = 400, body = Problem)),
     security(("bearer" = [])))]
 pub async fn glossary(
     _user: MissocUser,
