@@ -546,6 +546,29 @@ async fn downloads_match_the_json_compare(engine: Engine) {
 }
 both_engines!(missoc_downloads, downloads_match_the_json_compare);
 
+#[tokio::test]
+async fn openapi_lists_the_downloads() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let doc: Value = http()
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/missoc/compare.csv",
+        "/api/v1/missoc/compare.xlsx",
+        "/api/v1/missoc/editions/{edition}/publication.pdf",
+    ] {
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} missing from OpenAPI"
+        );
+    }
+}
+
 /// Logs in on the login page with `token`; returns the session cookie's value.
 async fn page_login(app: &TestApp, token: &str) -> String {
     let res = http().get(app.url("/missoc/login")).send().await.unwrap();
