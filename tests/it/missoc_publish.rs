@@ -366,6 +366,10 @@ async fn publication_per_language(engine: Engine) {
             let tmp = png.with_extension("png.tmp");
             first_page_png(&pdf, &tmp);
             std::fs::rename(&tmp, &png).unwrap();
+            // The whole PDF, to look at, beside the other test output.
+            let out = repo_path("target/screenshots/missoc-publication-en.pdf");
+            std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+            std::fs::write(out, &pdf).unwrap();
         }
     }
     // Readers see published editions only; an open one does not exist for them.
