@@ -95,6 +95,39 @@ async fn seed_ir(state: &AppState) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Milliseconds per start-up step, for the log line `start-up steps`.
+struct StartupSteps {
+    last: std::time::Instant,
+    done: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Default for StartupSteps {
+    fn default() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            done: Vec::new(),
+        }
+    }
+}
+
+impl StartupSteps {
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.done.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for StartupSteps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, (step, took)) in self.done.iter().enumerate() {
+            let sep = if n == 0 { "" } else { " " };
+            write!(f, "{sep}{step}={:.1}ms", took.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
 /// A built, bound, not yet running gateway.
 pub struct Application {
     state: AppState,
@@ -106,16 +139,23 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
+        // How long each start-up step took, logged once (ready < 300 ms is a target).
+        let mut steps = StartupSteps::default();
         let store = open_store(&config).await?;
+        steps.mark("store");
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
+        steps.mark("xsd");
         let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
+        steps.mark("catalogue");
         let security = Arc::new(MessageSecurity::load(&config)?);
+        steps.mark("security");
         let render = crate::render::Renderer::load(
             &config.sed.catalogue_dir.join("labels"),
             &config.sed.schema_dir,
         )
         .map_err(|e| StartError::Render(Box::new(e)))?;
+        steps.mark("render");
         let config_api = config.api.clone();
         let state = AppState {
             config: Arc::new(config),
@@ -130,8 +170,11 @@ impl Application {
             rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
         };
         seed_ir(&state).await?;
+        steps.mark("ir_seed");
         state.reload_ir().await?;
+        steps.mark("ir_load");
         let tls = Arc::new(TlsReloader::new(tls_settings(&state.config))?);
+        steps.mark("tls");
         let addr = state.config.api.listen;
         let api_listener = TcpListener::bind(addr)
             .await
@@ -140,6 +183,8 @@ impl Application {
         let as4_listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        steps.mark("bind");
+        tracing::info!(steps = %steps, "start-up steps");
         Ok(Application {
             state,
             api_listener,
