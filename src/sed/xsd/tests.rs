@@ -277,8 +277,7 @@ fn reports_a_broken_schema_on_first_use_naming_the_file_and_keeps_the_others() {
     for _ in 0..2 {
         let err = pool
             .validate_blocking(cdm("4.2"), &sed("P2000"), Arc::from(&b"<P2000/>"[..]))
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert!(matches!(err, XsdError::Uncompilable { .. }), "{err}");
         assert!(err.to_string().contains("4.2/P2000.xsd"), "{err}");
         assert!(err.to_string().contains("NoSuchType"), "{err}");
