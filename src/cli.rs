@@ -77,6 +77,41 @@ pub enum Command {
     /// Benchmarks: XSD validation against Python xmlschema, intake throughput.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// MISSOC comparative tables: import/export editions, users.
+    #[command(subcommand)]
+    Missoc(MissocCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MissocCommand {
+    /// Import an edition file (sedgate-missoc-edition/1 JSON Lines); nothing is imported if
+    /// any line is bad (exit 2, each bad line named).
+    Import { file: PathBuf },
+    /// Export an edition as JSON Lines.
+    Export {
+        /// Edition, e.g. 2026-01-01.
+        edition: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// MISSOC users.
+    #[command(subcommand)]
+    User(MissocUserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MissocUserCommand {
+    /// Create a user and print its bearer token (shown once; only a hash is stored).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// secretariat, correspondent or reader.
+        #[arg(long)]
+        role: String,
+        /// The correspondent's country.
+        #[arg(long)]
+        country: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,6 +306,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dlq(cmd) => dlq_command(&config, cmd).await,
         Command::Evidence { id, out } => evidence_command(&config, &id, out.as_deref()).await,
         Command::Operator(OperatorCommand::Add { name }) => operator_add(&config, &name).await,
+        Command::Missoc(cmd) => missoc_command(&config, cmd).await,
         Command::Bench(cmd) => crate::bench::run(&config, cmd)
             .await
             .map_err(CliError::failed),
@@ -378,14 +414,116 @@ async fn ir_command(config: &Config, cmd: IrCommand) -> Result<(), CliError> {
     }
 }
 
+async fn missoc_command(config: &Config, cmd: MissocCommand) -> Result<(), CliError> {
+    use crate::missoc::model::{EditionId, Role};
+    use crate::missoc::workflow::{role_from_parts, MissocError};
+    match cmd {
+        MissocCommand::Import { file } => {
+            let text = std::fs::read(&file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let text = String::from_utf8(text)
+                .map_err(|e| CliError::usage(format!("{}: not UTF-8: {e}", file.display())))?;
+            let store = open(config).await?;
+            let bar = progress_bar_of("entries");
+            let progress = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let result = store
+                .import_missoc_edition("cli", &text, Utc::now(), &progress)
+                .await;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let s = result.map_err(|e| match e {
+                MissocError::Dataset(_) => CliError::usage(format!("{}: {e}", file.display())),
+                other => CliError::failed(format!("{}: {other}", file.display())),
+            })?;
+            println!(
+                "{}: edition {} ({}{}{}): {} entries of {} countries, {} categories, {} glossary terms",
+                file.display(),
+                s.edition,
+                s.state,
+                if s.sample_data { ", sample data" } else { "" },
+                if s.replaced { ", replaced" } else { "" },
+                s.entries,
+                s.countries,
+                s.categories,
+                s.glossary
+            );
+            Ok(())
+        }
+        MissocCommand::Export { edition, out } => {
+            let edition: EditionId = edition
+                .parse()
+                .map_err(|e: crate::missoc::model::ModelError| CliError::usage(e.to_string()))?;
+            let store = open(config).await?;
+            let file = store
+                .export_missoc_edition(&Role::Secretariat, edition)
+                .await
+                .map_err(CliError::failed)?;
+            let text = crate::missoc::dataset::write(&file);
+            std::fs::write(&out, &text)
+                .map_err(|e| CliError::failed(format!("cannot write {}: {e}", out.display())))?;
+            println!(
+                "wrote {} (edition {}, {} entries)",
+                out.display(),
+                edition,
+                file.entries.len()
+            );
+            Ok(())
+        }
+        MissocCommand::User(MissocUserCommand::Add {
+            name,
+            role,
+            country,
+        }) => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                return Err(CliError::usage(
+                    "the user name must be 1 to 64 characters without control characters",
+                ));
+            }
+            let role = role_from_parts(&role, country.as_deref())
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            let store = open(config).await?;
+            let token = generate_token();
+            store
+                .add_missoc_user(
+                    &crate::store::NewMissocUser {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        name: name.clone(),
+                        role,
+                        token_hash: hash_token(&token),
+                    },
+                    "cli",
+                    Utc::now(),
+                )
+                .await
+                .map_err(CliError::failed)?;
+            eprintln!("MISSOC user {name:?} created; the token is shown once:");
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
 /// A progress bar on a terminal, nothing otherwise.
 fn progress_bar() -> Option<indicatif::ProgressBar> {
+    progress_bar_of("institutions")
+}
+
+/// A progress bar counting `unit` on a terminal, nothing otherwise.
+fn progress_bar_of(unit: &str) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} institutions")
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit}"))
     {
         bar.set_style(style);
     }

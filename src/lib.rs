@@ -15,8 +15,8 @@ pub mod evidence;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inbound;
-pub mod missoc;
 pub mod ir;
+pub mod missoc;
 pub mod ops;
 pub mod outbox;
 pub mod render;

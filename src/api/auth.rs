@@ -52,31 +52,37 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The token of an `Authorization: Bearer <token>` header (401 problem when missing or
+/// malformed). Shared by every bearer-authenticated extractor.
+pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "an Authorization: Bearer token is required",
+            )
+        })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_token",
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })
+}
+
 impl FromRequestParts<AppState> for AuthClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "an Authorization: Bearer token is required",
-                )
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_token",
-                    "the Authorization header must be `Bearer <token>`",
-                )
-            })?;
+        let token = bearer_token(parts)?;
         let client = state
             .store
             .api_client_by_token_hash(&hash_token(token))

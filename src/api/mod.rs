@@ -75,4 +75,5 @@ pub fn router() -> Router<AppState> {
         .merge(cases::router())
         .merge(catalogue::router())
         .merge(render::router())
+        .merge(crate::missoc::api::router())
 }

@@ -161,6 +161,28 @@ impl IrIndex {
         all
     }
 
+    /// Institutions (of `country`, if given) holding a competence for any BUC whose name
+    /// starts with `prefix` (e.g. `P_BUC_`), sorted by id.
+    pub fn competent_for_buc_prefix(
+        &self,
+        prefix: &str,
+        country: Option<&CountryCode>,
+    ) -> Vec<&Institution> {
+        let mut positions: Vec<usize> = self
+            .by_buc
+            .iter()
+            .filter(|(buc, _)| buc.as_str().starts_with(prefix))
+            .flat_map(|(_, list)| list.iter().copied())
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+            .into_iter()
+            .map(|pos| &self.institutions[pos])
+            .filter(|inst| country.is_none_or(|c| c == &inst.country))
+            .collect()
+    }
+
     pub fn search(&self, query: &SearchQuery) -> SearchPage<'_> {
         let q = query
             .q
@@ -285,6 +307,39 @@ mod tests {
         assert_eq!(
             ids(&norway)[5..],
             ["NO:NAVAT05", "NO:NAVAT06", "NO:NAVAT07", "NO:NAVAT08"]
+        );
+    }
+
+    #[test]
+    fn finds_institutions_competent_for_a_sector() {
+        let no: CountryCode = "NO".parse().unwrap();
+        let pensions = REAL_INDEX.competent_for_buc_prefix("P_BUC_", Some(&no));
+        let by_buc = REAL_INDEX.search(&SearchQuery {
+            country: Some(no.clone()),
+            buc: Some("P_BUC_01".parse().unwrap()),
+            limit: 10_000,
+            ..query()
+        });
+        assert!(!pensions.is_empty());
+        assert_eq!(
+            pensions.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            ids(&by_buc),
+            "the extract holds P_BUC_01 only, so the sector is that BUC"
+        );
+        assert!(pensions.iter().all(|i| i.country == no));
+        let unemployment = REAL_INDEX.competent_for_buc_prefix("UB_BUC_", None);
+        assert!(unemployment.iter().all(|i| i
+            .competences
+            .iter()
+            .any(|c| c.buc.as_str().starts_with("UB_BUC_"))));
+        assert!(REAL_INDEX
+            .competent_for_buc_prefix("ZZ_BUC_", None)
+            .is_empty());
+        let everywhere = REAL_INDEX.competent_for_buc_prefix("P_BUC_", None);
+        assert!(everywhere.len() > pensions.len());
+        assert!(
+            everywhere.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted by id"
         );
     }
 

@@ -4,4 +4,10 @@
 //! gateway's store and server; shares nothing with the SED exchange but the IR link
 //! (each table maps to the EESSI sector whose institutions are competent for it).
 
+pub mod api;
+pub mod auth;
+pub mod dataset;
+pub mod diff;
 pub mod model;
+pub mod views;
+pub mod workflow;

@@ -20,11 +20,15 @@ pub enum ModelError {
     Table(String),
     #[error("{0:?} is not a category code (table numeral, '-', number, e.g. VI-8; or ORG)")]
     Category(String),
-    #[error("{0:?} is not an edition: editions are dated 1 January or 1 July (YYYY-01-01, YYYY-07-01)")]
+    #[error(
+        "{0:?} is not an edition: editions are dated 1 January or 1 July (YYYY-01-01, YYYY-07-01)"
+    )]
     Edition(String),
     #[error("{0:?} is not an edition state (open, in_review, published)")]
     EditionState(String),
-    #[error("{0:?} is not a change-set state (draft, submitted, accepted, sent_back, carried_over)")]
+    #[error(
+        "{0:?} is not a change-set state (draft, submitted, accepted, sent_back, carried_over)"
+    )]
     ChangeSetState(String),
     #[error("{0:?} is not a role (secretariat, correspondent, reader)")]
     Role(String),
@@ -164,7 +168,12 @@ const ROMAN: [&str; 12] = [
 /// Titles and sector of each table, in table order.
 const TABLES: [(&str, &str, &str, Option<EessiSector>); 12] = [
     ("Financing", "Financement", "Finanzierung", None),
-    ("Health care", "Soins de santé", "Gesundheitsversorgung", Some(EessiSector::S)),
+    (
+        "Health care",
+        "Soins de santé",
+        "Gesundheitsversorgung",
+        Some(EessiSector::S),
+    ),
     (
         "Sickness - Cash benefits",
         "Maladie - Prestations en espèces",
@@ -177,17 +186,37 @@ const TABLES: [(&str, &str, &str, Option<EessiSector>); 12] = [
         "Mutterschaft/Vaterschaft",
         Some(EessiSector::S),
     ),
-    ("Invalidity", "Invalidité", "Invalidität", Some(EessiSector::P)),
+    (
+        "Invalidity",
+        "Invalidité",
+        "Invalidität",
+        Some(EessiSector::P),
+    ),
     ("Old age", "Vieillesse", "Alter", Some(EessiSector::P)),
-    ("Survivors", "Survivants", "Hinterbliebene", Some(EessiSector::P)),
+    (
+        "Survivors",
+        "Survivants",
+        "Hinterbliebene",
+        Some(EessiSector::P),
+    ),
     (
         "Employment injuries and occupational diseases",
         "Accidents du travail et maladies professionnelles",
         "Arbeitsunfälle und Berufskrankheiten",
         Some(EessiSector::AW),
     ),
-    ("Family benefits", "Prestations familiales", "Familienleistungen", Some(EessiSector::FB)),
-    ("Unemployment", "Chômage", "Arbeitslosigkeit", Some(EessiSector::UB)),
+    (
+        "Family benefits",
+        "Prestations familiales",
+        "Familienleistungen",
+        Some(EessiSector::FB),
+    ),
+    (
+        "Unemployment",
+        "Chômage",
+        "Arbeitslosigkeit",
+        Some(EessiSector::UB),
+    ),
     (
         "Guaranteed minimum resources",
         "Ressources minimum garanties",
@@ -270,6 +299,11 @@ pub struct CategoryCode(String);
 
 impl CategoryCode {
     pub const ORGANISATION: &'static str = "ORG";
+
+    /// The organisation overview's code, `ORG`.
+    pub fn organisation() -> CategoryCode {
+        CategoryCode(Self::ORGANISATION.to_owned())
+    }
 
     pub fn as_str(&self) -> &str {
         &self.0
@@ -602,7 +636,9 @@ mod tests {
         let sorted: Vec<&str> = codes.iter().map(CategoryCode::as_str).collect();
         assert_eq!(sorted, ["ORG", "II-1", "VI-8", "VI-10", "XII-2"]);
         assert_eq!(codes[2].table().map(TableNo::roman), Some("VI"));
-        for bad in ["VI", "XIII-1", "VI-0", "VI-08", "vi-8", "VI-", "-8", "VI-1a"] {
+        for bad in [
+            "VI", "XIII-1", "VI-0", "VI-08", "vi-8", "VI-", "-8", "VI-1a",
+        ] {
             assert!(bad.parse::<CategoryCode>().is_err(), "{bad} accepted");
         }
     }

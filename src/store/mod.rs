@@ -13,6 +13,7 @@ mod group;
 mod inbox;
 mod ir;
 mod messages;
+mod missoc;
 mod outbox;
 mod payloads;
 mod postgres;
@@ -36,6 +37,9 @@ pub use messages::{
     AcceptOutcome, CaseInfo, Direction, IdempotencyRecord, MessageEvent, MessageRecord,
     MessageState, NewOutboundMessage, NewPart, PartRecord, PartType, PayloadData, SavedResponse,
     StoredPayload, Submission,
+};
+pub use missoc::{
+    ChangeSet, EditionSummary, MissocImportSummary, MissocSession, NewMissocUser, Review,
 };
 pub use outbox::{DeadLetter, OutboxItem, Redrive};
 pub use payloads::{BlobWriter, WrittenBlob};

@@ -8,7 +8,7 @@ use sedgate::config::Engine;
 use crate::both_engines;
 use crate::common::{fresh_database_url, repo_path};
 
-fn sedgate(config: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn sedgate(config: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sedgate"))
         .arg("--config")
         .arg(config)
@@ -23,7 +23,7 @@ fn sedgate(config: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-async fn write_config(engine: Engine, dir: &Path) -> PathBuf {
+pub(crate) async fn write_config(engine: Engine, dir: &Path) -> PathBuf {
     let url = fresh_database_url(engine, dir).await;
     let toml = format!(
         r#"

@@ -14,6 +14,7 @@ mod hostile;
 mod institutions_api;
 mod intake;
 mod interop_live;
+mod missoc;
 mod outbox;
 mod render_api;
 mod signed;
