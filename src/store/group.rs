@@ -20,7 +20,8 @@
 //!   transactions (a second write with the same key or MessageId in the same batch sees
 //!   the first one's rows);
 //! - the batch runs on its own task, so a caller that goes away (a cancelled request)
-//!   neither aborts the others nor leaves the batch half done.
+//!   neither aborts the others nor leaves the batch half done; a write whose caller went
+//!   away before the batch started is not run at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -123,9 +124,15 @@ impl Store {
     async fn run_batch(&self, batch: Vec<Pending>) {
         let mut replies = Vec::with_capacity(batch.len());
         let mut writes = Vec::with_capacity(batch.len());
-        for p in batch {
+        // A caller that went away before its write ran (a cancelled request) was never
+        // answered: its write is dropped, as a transaction of its own would have been rolled
+        // back.
+        for p in batch.into_iter().filter(|p| !p.reply.is_canceled()) {
             replies.push(p.reply);
             writes.push(p.write);
+        }
+        if writes.is_empty() {
+            return;
         }
         match self.write_batch(&writes).await {
             Ok(results) => {

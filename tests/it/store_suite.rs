@@ -379,6 +379,35 @@ both_engines!(
     concurrent_submissions_share_commits_and_fail_alone
 );
 
+/// A request that goes away before its write ran (client disconnect) stores nothing, as its
+/// own rolled-back transaction would have; the next write is unaffected.
+async fn a_cancelled_write_is_not_stored(engine: Engine) {
+    use futures::FutureExt;
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    let cancelled = submission(&["gone@at"], None);
+    // Polled once (queued, its batch spawned but not yet run), then dropped.
+    assert!(s.accept_submission(&cancelled).now_or_never().is_none());
+    assert_eq!(
+        s.accept_submission(&submission(&["kept@at"], None))
+            .await
+            .unwrap(),
+        AcceptOutcome::Accepted
+    );
+    assert!(s
+        .message(&"gone@at".parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .message(&"kept@at".parse().unwrap())
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.outbox_counts().await.unwrap(), (1, 0));
+}
+both_engines!(group_commit_cancel, a_cancelled_write_is_not_stored);
+
 async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
     let db = fresh_store(engine).await;
     let s = &db.store;
