@@ -383,6 +383,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(ops::health::router())
         .merge(api::openapi::router())
         .merge(crate::console::router())
+        .merge(crate::missoc::web::router())
         .layer(axum::middleware::from_fn_with_state(metrics_layer, ops::metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -76,4 +76,5 @@ pub fn router() -> Router<AppState> {
         .merge(catalogue::router())
         .merge(render::router())
         .merge(crate::missoc::api::router())
+        .merge(crate::missoc::web::api_router())
 }

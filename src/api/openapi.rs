@@ -38,7 +38,10 @@ use super::AppState;
         crate::missoc::api::compare,
         crate::missoc::api::diff,
         crate::missoc::api::glossary,
-        crate::missoc::api::institutions
+        crate::missoc::api::institutions,
+        crate::missoc::web::api_compare_csv,
+        crate::missoc::web::api_compare_xlsx,
+        crate::missoc::web::api_publication
     ),
     components(schemas(super::error::Problem, super::error::Finding)),
     modifiers(&BearerAuth)

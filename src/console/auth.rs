@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use chrono::Utc;
 use rand::RngCore;
@@ -98,6 +99,50 @@ pub fn is_https(headers: &HeaderMap) -> bool {
 
 pub fn set_cookie_header(headers: &mut HeaderMap, value: HeaderValue) {
     headers.append(SET_COOKIE, value);
+}
+
+/// The cookies of a page session: the session's, scoped to `path`, and the login form's
+/// CSRF cookie (double submit), scoped to `login_path`. The console and the MISSOC pages
+/// each have theirs.
+pub struct SessionCookies {
+    pub session: &'static str,
+    pub path: &'static str,
+    pub login: &'static str,
+    pub login_path: &'static str,
+}
+
+pub const CONSOLE_COOKIES: SessionCookies = SessionCookies {
+    session: SESSION_COOKIE,
+    path: "/console",
+    login: LOGIN_COOKIE,
+    login_path: "/console/login",
+};
+
+impl SessionCookies {
+    /// Sets the login form's CSRF cookie (valid 15 minutes) on `response`.
+    pub fn set_login_csrf(&self, response: &mut Response, csrf: &str, secure: bool) {
+        let cookie = set_cookie(self.login, csrf, self.login_path, 900, secure);
+        set_cookie_header(response.headers_mut(), cookie);
+    }
+
+    /// A redirect to `to` that sets the session cookie `token` and clears the login
+    /// form's cookie.
+    pub fn logged_in(&self, to: &str, token: &str, secure: bool) -> Response {
+        let mut response = Redirect::to(to).into_response();
+        let session = set_cookie(self.session, token, self.path, SESSION_HOURS * 3600, secure);
+        set_cookie_header(response.headers_mut(), session);
+        let login = set_cookie(self.login, "", self.login_path, 0, secure);
+        set_cookie_header(response.headers_mut(), login);
+        response
+    }
+
+    /// A redirect to `to` that clears the session cookie.
+    pub fn logged_out(&self, to: &str, secure: bool) -> Response {
+        let mut response = Redirect::to(to).into_response();
+        let cookie = set_cookie(self.session, "", self.path, 0, secure);
+        set_cookie_header(response.headers_mut(), cookie);
+        response
+    }
 }
 
 /// A logged-in operator. Pages without one redirect to the login page.

@@ -4,15 +4,15 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use chrono::Utc;
 use once_cell::sync::Lazy;
 use serde::Deserialize;
 
 use super::auth::{
-    cookie, hash_password, is_https, random_token, same_secret, set_cookie, set_cookie_header,
-    verify_password, OperatorAuth, LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
+    cookie, hash_password, is_https, random_token, same_secret, verify_password, OperatorAuth,
+    CONSOLE_COOKIES, LOGIN_COOKIE, SESSION_HOURS,
 };
 use super::{page, ConsoleError};
 use crate::api::auth::hash_token;
@@ -40,16 +40,7 @@ fn login_page(
         error,
     })?;
     *response.status_mut() = status;
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(
-            LOGIN_COOKIE,
-            &csrf,
-            "/console/login",
-            900,
-            is_https(headers),
-        ),
-    );
+    CONSOLE_COOKIES.set_login_csrf(&mut response, &csrf, is_https(headers));
     Ok(response)
 }
 
@@ -113,23 +104,7 @@ pub async fn submit(
             now + chrono::Duration::hours(SESSION_HOURS),
         )
         .await?;
-    let secure = is_https(&headers);
-    let mut response = Redirect::to("/console").into_response();
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(
-            SESSION_COOKIE,
-            &token,
-            "/console",
-            SESSION_HOURS * 3600,
-            secure,
-        ),
-    );
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(LOGIN_COOKIE, "", "/console/login", 0, secure),
-    );
-    Ok(response)
+    Ok(CONSOLE_COOKIES.logged_in("/console", &token, is_https(&headers)))
 }
 
 #[derive(Deserialize)]
@@ -145,10 +120,5 @@ pub async fn logout(
 ) -> Result<Response, ConsoleError> {
     op.check_csrf(&form.csrf)?;
     state.store.delete_operator_session(&op.token_hash).await?;
-    let mut response = Redirect::to("/console/login").into_response();
-    set_cookie_header(
-        response.headers_mut(),
-        set_cookie(SESSION_COOKIE, "", "/console", 0, is_https(&headers)),
-    );
-    Ok(response)
+    Ok(CONSOLE_COOKIES.logged_out("/console/login", is_https(&headers)))
 }

@@ -64,10 +64,31 @@ impl From<ApiError> for ConsoleError {
 struct ErrorPage<'a> {
     title: &'a str,
     detail: &'a str,
+    /// The header's name and link home.
+    brand: &'a str,
+    home: (&'a str, &'a str),
 }
 
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    match (ErrorPage { title, detail }).render() {
+    error_page_of(status, title, detail, "sedgate", ("Dashboard", "/console"))
+}
+
+/// An error page of the console's look, with `brand` and a link `home` (label, href) in
+/// its header; also the MISSOC pages' error page.
+pub fn error_page_of(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    brand: &str,
+    home: (&str, &str),
+) -> Response {
+    let page = ErrorPage {
+        title,
+        detail,
+        brand,
+        home,
+    };
+    match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(_) => (status, title.to_owned()).into_response(),
     }

@@ -10,6 +10,7 @@
 pub mod html;
 pub mod labels;
 pub mod model;
+pub mod page;
 pub mod pdf;
 
 use std::collections::{BTreeMap, BTreeSet};

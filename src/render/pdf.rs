@@ -1,79 +1,12 @@
-//! The PDF of a rendered SED: A4 pages of label/value lines in the PDF standard font
-//! Helvetica (no font files to ship). Standard fonts use WinAnsiEncoding, which covers the
-//! Latin-1 languages (English, French, German, Norwegian); characters outside it print as
-//! `?`. Languages beyond Latin-1 need an embedded font (`printpdf` can embed a TTF).
+//! The PDF of a rendered SED: A4 pages of label/value lines, written with the shared page
+//! writer (`super::page`: Helvetica, Latin-1).
 
-use printpdf::{BuiltinFont, Color, IndirectFontRef, Mm, PdfDocument, PdfLayerReference, Rgb};
-
+use super::page::{wrap, PageWriter, Style, MARGIN, PAGE_W};
 use super::{RenderError, Rendered, Shown};
 
-const PAGE_W: f32 = 210.0;
-const PAGE_H: f32 = 297.0;
-const MARGIN: f32 = 15.0;
-const LINE: f32 = 5.0;
 const VALUE_X: f32 = 95.0;
 /// Characters per line at 10 pt Helvetica, by column width (a conservative average).
 const CHARS_PER_MM: f32 = 0.5;
-
-struct Writer {
-    doc: printpdf::PdfDocumentReference,
-    layer: PdfLayerReference,
-    regular: IndirectFontRef,
-    bold: IndirectFontRef,
-    y: f32,
-    title: String,
-}
-
-impl Writer {
-    fn next_line(&mut self) {
-        self.y -= LINE;
-        if self.y < MARGIN {
-            let (page, layer) = self.doc.add_page(Mm(PAGE_W), Mm(PAGE_H), &self.title);
-            self.layer = self.doc.get_page(page).get_layer(layer);
-            self.y = PAGE_H - MARGIN;
-        }
-    }
-
-    fn text(&self, text: &str, size: f32, x: f32, bold: bool, missing: bool) {
-        let color = if missing {
-            Rgb::new(0.7, 0.0, 0.0, None)
-        } else {
-            Rgb::new(0.1, 0.1, 0.1, None)
-        };
-        self.layer.set_fill_color(Color::Rgb(color));
-        let font = if bold { &self.bold } else { &self.regular };
-        self.layer.use_text(text, size, Mm(x), Mm(self.y), font);
-    }
-}
-
-/// Splits `text` into lines of at most `width` characters, at spaces where possible.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let mut word = word.to_owned();
-        while word.chars().count() > width {
-            let head: String = word.chars().take(width).collect();
-            word = word.chars().skip(width).collect();
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            lines.push(head);
-        }
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
 
 /// How a label or value reads on paper: missing ones carry a visible marker.
 fn shown(s: &Shown, missing_label: &str) -> String {
@@ -86,45 +19,29 @@ fn shown(s: &Shown, missing_label: &str) -> String {
 
 pub fn to_pdf(r: &Rendered) -> Result<Vec<u8>, RenderError> {
     let title = format!("{} {}", r.sed_type, r.sed_title.text);
-    let (doc, page, layer) = PdfDocument::new(&title, Mm(PAGE_W), Mm(PAGE_H), "SED");
-    let font_error = |e: printpdf::Error| RenderError::Pdf(e.to_string());
-    let regular = doc
-        .add_builtin_font(BuiltinFont::Helvetica)
-        .map_err(font_error)?;
-    let bold = doc
-        .add_builtin_font(BuiltinFont::HelveticaBold)
-        .map_err(font_error)?;
-    let layer = doc.get_page(page).get_layer(layer);
-    let mut w = Writer {
-        doc,
-        layer,
-        regular,
-        bold,
-        y: PAGE_H - MARGIN,
-        title: title.clone(),
-    };
+    let mut w = PageWriter::new(&title).map_err(|e| RenderError::Pdf(e.to_string()))?;
     let missing = r.missing_label.text.as_str();
     w.text(
         &format!("{} - {}", r.sed_type, shown(&r.sed_title, missing)),
-        16.0,
+        Style::bold(16.0).missing_if(r.sed_title.missing),
         MARGIN,
-        true,
-        r.sed_title.missing,
     );
     w.next_line();
     w.next_line();
     w.text(
         &format!("{} - {}", r.buc, shown(&r.buc_title, missing)),
-        11.0,
+        Style::regular(11.0).missing_if(r.buc_title.missing),
         MARGIN,
-        false,
-        r.buc_title.missing,
     );
     w.next_line();
     w.next_line();
     for (label, value) in &r.facts {
-        w.text(&shown(label, missing), 9.0, MARGIN, true, label.missing);
-        w.text(value, 9.0, VALUE_X - 40.0, false, false);
+        w.text(
+            &shown(label, missing),
+            Style::bold(9.0).missing_if(label.missing),
+            MARGIN,
+        );
+        w.text(value, Style::regular(9.0), VALUE_X - 40.0);
         w.next_line();
     }
     w.next_line();
@@ -146,10 +63,15 @@ pub fn to_pdf(r: &Rendered) -> Result<Vec<u8>, RenderError> {
         let value_missing = row.value.as_ref().is_some_and(|v| v.missing);
         for i in 0..label_lines.len().max(value_lines.len()) {
             if let Some(l) = label_lines.get(i) {
-                w.text(l, 10.0, x, row.value.is_none(), row.label.missing);
+                let style = if row.value.is_none() {
+                    Style::bold(10.0)
+                } else {
+                    Style::regular(10.0)
+                };
+                w.text(l, style.missing_if(row.label.missing), x);
             }
             if let Some(v) = value_lines.get(i) {
-                w.text(v, 10.0, VALUE_X, false, value_missing);
+                w.text(v, Style::regular(10.0).missing_if(value_missing), VALUE_X);
             }
             w.next_line();
         }
@@ -161,25 +83,9 @@ pub fn to_pdf(r: &Rendered) -> Result<Vec<u8>, RenderError> {
                 "[{missing}] {} ({})",
                 r.missing_legend.text, r.missing_count
             ),
-            8.0,
+            Style::regular(8.0).missing_if(true),
             MARGIN,
-            false,
-            true,
         );
     }
-    w.doc
-        .save_to_bytes()
-        .map_err(|e| RenderError::Pdf(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wraps_at_spaces_and_cuts_long_words() {
-        assert_eq!(wrap("one two three", 8), ["one two", "three"]);
-        assert_eq!(wrap("abcdefghijkl", 8), ["abcdefgh", "ijkl"]);
-        assert_eq!(wrap("", 8), [""]);
-    }
+    w.finish().map_err(|e| RenderError::Pdf(e.to_string()))
 }

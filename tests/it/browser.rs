@@ -19,8 +19,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// chromedriver and one browser session; both end on drop.
-struct Driver {
+/// chromedriver and one browser session; both end on drop. Also drives the MISSOC pages
+/// (tests/it/missoc_publish.rs).
+pub struct Driver {
     child: Child,
     base: String,
     session: String,
@@ -36,7 +37,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub async fn start() -> Driver {
         for binary in [CHROMEDRIVER, CHROMIUM] {
             assert!(
                 Path::new(binary).exists(),
@@ -110,7 +111,7 @@ impl Driver {
         }
     }
 
-    async fn try_call(
+    pub async fn try_call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -128,18 +129,18 @@ impl Driver {
         Ok(res["value"].clone())
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         self.try_call(method, path, body)
             .await
             .unwrap_or_else(|res| panic!("WebDriver {path}: {res}"))
     }
 
-    async fn goto(&self, url: &str) {
+    pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
     }
 
-    async fn current_url(&self) -> String {
+    pub async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
             .as_str()
@@ -147,7 +148,7 @@ impl Driver {
             .to_owned()
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub async fn find(&self, css: &str) -> String {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -158,7 +159,7 @@ impl Driver {
         v[ELEMENT].as_str().unwrap().to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -168,7 +169,7 @@ impl Driver {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -179,7 +180,7 @@ impl Driver {
     }
 
     /// The element's text; retried while a navigation replaces the page under it.
-    async fn text(&self, css: &str) -> String {
+    pub async fn text(&self, css: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let found = self
@@ -212,7 +213,20 @@ impl Driver {
         }
     }
 
-    async fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
+    /// The value of attribute `name` of the element `css`.
+    pub async fn attribute(&self, css: &str, name: &str) -> String {
+        let el = self.find(css).await;
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{el}/attribute/{name}"),
+                None,
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    pub async fn screenshot(&self, dir: &Path, name: &str) -> PathBuf {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
@@ -223,7 +237,7 @@ impl Driver {
         path
     }
 
-    async fn quit(&self) {
+    pub async fn quit(&self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))

@@ -15,6 +15,7 @@ mod institutions_api;
 mod intake;
 mod interop_live;
 mod missoc;
+mod missoc_publish;
 mod outbox;
 mod render_api;
 mod signed;

@@ -41,7 +41,7 @@ fn fixture() -> String {
 
 const FIXTURE_ENTRIES: u64 = 10;
 
-async fn add_user(store: &Store, name: &str, role: Role) -> String {
+pub async fn add_user(store: &Store, name: &str, role: Role) -> String {
     let token = sedgate::api::auth::generate_token();
     store
         .add_missoc_user(
