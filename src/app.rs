@@ -79,12 +79,12 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 }
 
 /// Imports the configured seed files when the IR is empty (first start).
-async fn seed_ir(state: &AppState) -> Result<(), StartError> {
-    if state.config.ir_seed.is_empty() || state.store.last_import().await?.is_some() {
+async fn seed_ir(store: &Store, config: &Config) -> Result<(), StartError> {
+    if config.ir_seed.is_empty() || store.last_import().await?.is_some() {
         return Ok(());
     }
-    for file in &state.config.ir_seed {
-        let summary = import_file(&state.store, file, None, false, &|_, _| {}).await?;
+    for file in &config.ir_seed {
+        let summary = import_file(store, file, None, false, &|_, _| {}).await?;
         tracing::info!(
             file = %summary.file,
             added = summary.counts.added,
@@ -93,6 +93,39 @@ async fn seed_ir(state: &AppState) -> Result<(), StartError> {
         );
     }
     Ok(())
+}
+
+/// Milliseconds per start-up step, for the log line `start-up steps`.
+struct StartupSteps {
+    last: std::time::Instant,
+    done: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Default for StartupSteps {
+    fn default() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            done: Vec::new(),
+        }
+    }
+}
+
+impl StartupSteps {
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.done.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for StartupSteps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, (step, took)) in self.done.iter().enumerate() {
+            let sep = if n == 0 { "" } else { " " };
+            write!(f, "{sep}{step}={:.1}ms", took.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
 }
 
 /// A built, bound, not yet running gateway.
@@ -106,16 +139,36 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
+        // How long each start-up step took, logged once (ready < 300 ms is a target).
+        let mut steps = StartupSteps::default();
+        // Parsing the BUC catalogue and the label tables is CPU work on files: it runs on a
+        // blocking thread while the database is opened and the IR is loaded.
+        let files = {
+            let catalogue_dir = config.sed.catalogue_dir.clone();
+            let schema_dir = config.sed.schema_dir.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+                let catalogue = Catalogue::load(&catalogue_dir)?;
+                let render =
+                    crate::render::Renderer::load(&catalogue_dir.join("labels"), &schema_dir)
+                        .map_err(|e| StartError::Render(Box::new(e)))?;
+                Ok((catalogue, render))
+            })
+        };
         let store = open_store(&config).await?;
+        steps.mark("store");
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&config.sed.schema_dir, config.sed.validator_threads)?;
-        let catalogue = Catalogue::load(&config.sed.catalogue_dir)?;
+        steps.mark("xsd");
         let security = Arc::new(MessageSecurity::load(&config)?);
-        let render = crate::render::Renderer::load(
-            &config.sed.catalogue_dir.join("labels"),
-            &config.sed.schema_dir,
-        )
-        .map_err(|e| StartError::Render(Box::new(e)))?;
+        steps.mark("security");
+        seed_ir(&store, &config).await?;
+        steps.mark("ir_seed");
+        let ir = IrIndex::build(store.load_ir().await?);
+        steps.mark("ir_load");
+        let (catalogue, render) = files
+            .await
+            .map_err(|e| StartError::Other(format!("loading the catalogue stopped: {e}")))??;
+        steps.mark("catalogue_and_render_wait");
         let config_api = config.api.clone();
         let state = AppState {
             config: Arc::new(config),
@@ -129,9 +182,9 @@ impl Application {
             render: Arc::new(render),
             rate_limit: api::limits::ClientRateLimit::from_config(&config_api).map(Arc::new),
         };
-        seed_ir(&state).await?;
-        state.reload_ir().await?;
+        state.install_ir(ir);
         let tls = Arc::new(TlsReloader::new(tls_settings(&state.config))?);
+        steps.mark("tls");
         let addr = state.config.api.listen;
         let api_listener = TcpListener::bind(addr)
             .await
@@ -140,6 +193,8 @@ impl Application {
         let as4_listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
+        steps.mark("bind");
+        tracing::info!(steps = %steps, "start-up steps");
         Ok(Application {
             state,
             api_listener,

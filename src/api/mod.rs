@@ -52,13 +52,17 @@ impl AppState {
     /// Reloads the in-memory IR index from the store.
     pub async fn reload_ir(&self) -> Result<usize, crate::store::StoreError> {
         let snapshot = self.store.load_ir().await?;
-        let index = IrIndex::build(snapshot);
+        Ok(self.install_ir(IrIndex::build(snapshot)))
+    }
+
+    /// Swaps in a built IR index; returns its number of institutions.
+    pub fn install_ir(&self, index: IrIndex) -> usize {
         let size = index.len();
         self.ir.store(Arc::new(index));
         self.metrics
             .ir_institutions
             .set(i64::try_from(size).unwrap_or(i64::MAX));
-        Ok(size)
+        size
     }
 }
 

@@ -106,6 +106,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let (size, idle) = state.store.pool_status();
     m.db_connections.set(i64::from(size));
     m.db_idle_connections.set(i64::from(idle));
+    let group = state.store.group_commit_stats();
+    m.db_write_commits
+        .set(i64::try_from(group.commits).unwrap_or(i64::MAX));
+    m.db_grouped_writes
+        .set(i64::try_from(group.writes).unwrap_or(i64::MAX));
     m.ir_institutions
         .set(i64::try_from(state.ir().len()).unwrap_or(i64::MAX));
     if let Ok(counts) = state.store.message_counts().await {

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub http_latency: Family<LatencyLabels, Histogram>,
     pub db_connections: Gauge,
     pub db_idle_connections: Gauge,
+    pub db_write_commits: Gauge,
+    pub db_grouped_writes: Gauge,
     pub ir_institutions: Gauge,
     pub ir_access_points: Gauge,
     pub messages: Family<StateLabels, Gauge>,
@@ -90,6 +92,18 @@ impl Metrics {
             "db_pool_idle_connections",
             "Idle database connections",
             db_idle_connections.clone(),
+        );
+        let db_write_commits = Gauge::default();
+        registry.register(
+            "db_write_commits",
+            "Committed transactions of grouped writes (intake, receipts, inbound) since start",
+            db_write_commits.clone(),
+        );
+        let db_grouped_writes = Gauge::default();
+        registry.register(
+            "db_grouped_writes",
+            "Writes those transactions held (writes / commits = group size)",
+            db_grouped_writes.clone(),
         );
         let ir_institutions = Gauge::default();
         registry.register(
@@ -151,6 +165,8 @@ impl Metrics {
             http_latency,
             db_connections,
             db_idle_connections,
+            db_write_commits,
+            db_grouped_writes,
             ir_institutions,
             ir_access_points,
             messages,

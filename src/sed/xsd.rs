@@ -1,13 +1,18 @@
 //! XSD validation of SEDs on a fixed pool of validator threads.
 //!
-//! libxml2 schema contexts are not `Send`, so each validator thread compiles and owns every
-//! schema found under the schema directory (`<dir>/<cdm>/<SED>.xsd`, e.g. `4.2/P2000.xsd`),
-//! and jobs reach it over a channel. Every document first goes through the hardened
-//! `crate::xml::parse` (no DOCTYPE, no entities, size/depth limits) on the validator
-//! thread; only documents that pass it, with the expected root element and namespace, are
-//! handed to libxml2. Schemas are compiled eagerly when the pool starts: all 36 schemas
-//! compile in a few milliseconds per thread, and a broken schema is reported at start-up
-//! (naming the file) instead of on the first SED of that type.
+//! libxml2 schema contexts are not `Send`, so each validator thread compiles and owns the
+//! schemas it needs from the schema directory (`<dir>/<cdm>/<SED>.xsd`, e.g.
+//! `4.2/P2000.xsd`), and jobs reach it over a channel. Every document first goes through the
+//! hardened `crate::xml::parse` (no DOCTYPE, no entities, size/depth limits) on the
+//! validator thread; only documents that pass it, with the expected root element and
+//! namespace, are handed to libxml2.
+//!
+//! Schemas are compiled lazily: a thread compiles (CDM version, SED type) the first time it
+//! validates that type and keeps it. Compiling all 36 up front cost ~7.5 MB of resident
+//! memory per thread for types most gateways never see; a SED type compiles in a few
+//! milliseconds. Start-up checks that every schema file is readable; a schema that does
+//! not compile is reported (naming the file) on the first SED of that type, as
+//! `XsdError::Uncompilable`, and leaves the other types working.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -99,7 +104,7 @@ pub fn sed_namespace(cdm: CdmVersion, sed: &SedType) -> String {
 }
 
 impl XsdPool {
-    /// Starts `threads` validator threads, each compiling every schema under `dir`.
+    /// Starts `threads` validator threads for the schemas under `dir` (compiled on first use).
     pub fn start(dir: &Path, threads: usize) -> Result<XsdPool, XsdError> {
         Self::start_with_limits(dir, threads, XmlLimits::default())
     }
@@ -114,13 +119,25 @@ impl XsdPool {
         }
         let began = Instant::now();
         let files = discover(dir)?;
+        for file in &files {
+            std::fs::File::open(&file.path).map_err(|source| XsdError::Unreadable {
+                path: file.path.clone(),
+                source,
+            })?;
+        }
         let known = files.iter().map(|f| (f.cdm, f.sed.clone())).collect();
+        let files: Arc<HashMap<(CdmVersion, SedType), PathBuf>> = Arc::new(
+            files
+                .into_iter()
+                .map(|f| ((f.cdm, f.sed), f.path))
+                .collect(),
+        );
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), XsdError>>();
         let mut workers = Vec::with_capacity(threads);
         for n in 0..threads {
-            let files = files.clone();
+            let files = Arc::clone(&files);
             let limits = limits.clone();
             let job_rx = Arc::clone(&job_rx);
             let ready_tx = ready_tx.clone();
@@ -159,7 +176,7 @@ impl XsdPool {
         self.known.iter()
     }
 
-    /// How long starting the pool (compiling every schema on every thread) took.
+    /// How long starting the pool (finding the schemas, starting the threads) took.
     pub fn startup_time(&self) -> Duration {
         self.startup
     }
@@ -293,20 +310,20 @@ fn discover(dir: &Path) -> Result<Vec<SchemaFile>, XsdError> {
     Ok(files)
 }
 
-fn compile(file: &SchemaFile) -> Result<SchemaValidationContext, XsdError> {
+fn compile(path: &Path) -> Result<SchemaValidationContext, XsdError> {
     // Read first so that a missing or unreadable file is an I/O error naming it; libxml2
     // then compiles from the path so that relative includes resolve.
-    std::fs::read(&file.path).map_err(|source| XsdError::Unreadable {
-        path: file.path.clone(),
+    std::fs::read(path).map_err(|source| XsdError::Unreadable {
+        path: path.to_owned(),
         source,
     })?;
-    let path_str = file.path.to_str().ok_or_else(|| XsdError::Uncompilable {
-        path: file.path.clone(),
+    let path_str = path.to_str().ok_or_else(|| XsdError::Uncompilable {
+        path: path.to_owned(),
         message: "the path is not UTF-8".to_owned(),
     })?;
     let mut parser = SchemaParserContext::from_file(path_str);
     SchemaValidationContext::from_parser(&mut parser).map_err(|errors| XsdError::Uncompilable {
-        path: file.path.clone(),
+        path: path.to_owned(),
         message: join_messages(&errors),
     })
 }
@@ -330,23 +347,13 @@ fn join_messages(errors: &[StructuredError]) -> String {
 }
 
 fn worker(
-    files: &[SchemaFile],
+    files: &HashMap<(CdmVersion, SedType), PathBuf>,
     limits: &XmlLimits,
     jobs: &Mutex<mpsc::Receiver<Job>>,
     ready: &mpsc::Sender<Result<(), XsdError>>,
 ) {
-    let mut contexts = HashMap::with_capacity(files.len());
-    for file in files {
-        match compile(file) {
-            Ok(ctx) => {
-                contexts.insert((file.cdm, file.sed.clone()), ctx);
-            }
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        }
-    }
+    // Compiled on first use by this thread; see the module documentation.
+    let mut contexts: HashMap<(CdmVersion, SedType), SchemaValidationContext> = HashMap::new();
     if ready.send(Ok(())).is_err() {
         return;
     }
@@ -354,15 +361,31 @@ fn worker(
         // The lock is held only while waiting for the next job.
         let job = jobs.lock().recv();
         let Ok(job) = job else { return };
-        let result = match contexts.get_mut(&(job.cdm, job.sed.clone())) {
-            Some(ctx) => validate_one(ctx, limits, job.cdm, &job.sed, &job.xml),
-            None => Err(XsdError::UnknownSchema {
-                cdm: job.cdm,
-                sed: job.sed.clone(),
-            }),
-        };
+        let result = context_for(&mut contexts, files, job.cdm, &job.sed)
+            .and_then(|ctx| validate_one(ctx, limits, job.cdm, &job.sed, &job.xml));
         // The caller may have gone away (request cancelled); nothing to do then.
         let _ = job.reply.send(result);
+    }
+}
+
+/// This thread's compiled schema for (cdm, sed), compiling it on first use. A schema that
+/// does not compile is not kept, so each use reports it again.
+fn context_for<'a>(
+    contexts: &'a mut HashMap<(CdmVersion, SedType), SchemaValidationContext>,
+    files: &HashMap<(CdmVersion, SedType), PathBuf>,
+    cdm: CdmVersion,
+    sed: &SedType,
+) -> Result<&'a mut SchemaValidationContext, XsdError> {
+    let key = (cdm, sed.clone());
+    match contexts.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let path = files.get(e.key()).ok_or_else(|| XsdError::UnknownSchema {
+                cdm,
+                sed: sed.clone(),
+            })?;
+            Ok(e.insert(compile(path)?))
+        }
     }
 }
 

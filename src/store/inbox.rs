@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Acquire, AnyConnection, Row};
 
 use super::audit::append_audit;
+use super::group::{self, GroupDone, GroupWrite};
 use super::messages::{
     add_event, insert_message, load_parts, message_from_row, set_state, Direction, MessageInsert,
     MessageRecord, MessageState, NewPart, PartRecord, MESSAGE_COLUMNS,
@@ -61,78 +62,16 @@ impl Store {
     }
 
     /// Stores a received message, its inbox row, receipt and audit entry in one
-    /// transaction; the caller answers with the receipt only after this returns.
+    /// transaction (shared with concurrent writes: `group`); the caller answers with the
+    /// receipt only after this returns.
     pub async fn store_inbound(&self, msg: &InboundMessage) -> StoreResult<InboundOutcome> {
-        match self.try_store_inbound(msg).await {
-            Ok(outcome) => Ok(outcome),
-            // Two deliveries of one message at once: the loser finds the winner's receipt.
-            Err(StoreError::Backend(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                match self.inbound_receipt(&msg.id).await? {
-                    Some(receipt) => Ok(InboundOutcome::Duplicate { receipt }),
-                    None => Err(StoreError::Conflict(format!(
-                        "message id {} is in use by another message",
-                        msg.id
-                    ))),
-                }
-            }
-            Err(e) => Err(e),
+        match self
+            .group_write(GroupWrite::Inbound(Box::new(msg.clone())))
+            .await?
+        {
+            GroupDone::Inbound(outcome) => Ok(outcome),
+            _ => Err(group::mismatched()),
         }
-    }
-
-    async fn try_store_inbound(&self, msg: &InboundMessage) -> StoreResult<InboundOutcome> {
-        let mut tx = self.writer.begin().await?;
-        let seen =
-            sqlx::query("SELECT content FROM receipts WHERE message_id = $1 AND direction = 'in'")
-                .bind(msg.id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(row) = seen {
-            tx.rollback().await?;
-            return Ok(InboundOutcome::Duplicate {
-                receipt: row.try_get("content")?,
-            });
-        }
-        insert_message(
-            &mut tx,
-            &MessageInsert {
-                id: &msg.id,
-                direction: Direction::Inbound,
-                case_id: &msg.case_id,
-                buc: &msg.buc,
-                sed_type: &msg.sed_type,
-                cdm: msg.cdm,
-                sender: &msg.sender,
-                receiver: &msg.receiver,
-                peer_country: &msg.peer_country,
-                state: MessageState::Received,
-                client_id: None,
-                submission_id: None,
-                parts: &msg.parts,
-                now: msg.now,
-                actor: &format!("peer:{}", msg.peer_country),
-                audit_action: "message.received",
-            },
-        )
-        .await?;
-        sqlx::query("INSERT INTO inbox (message_id, receiver, received_at) VALUES ($1, $2, $3)")
-            .bind(msg.id.as_str())
-            .bind(msg.receiver.as_str())
-            .bind(to_millis(msg.now))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO receipts (message_id, direction, content, at) VALUES ($1, 'in', $2, $3)",
-        )
-        .bind(msg.id.as_str())
-        .bind(&msg.receipt)
-        .bind(to_millis(msg.now))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(evidence) = &msg.evidence {
-            super::evidence::upsert_evidence(&mut tx, evidence).await?;
-        }
-        tx.commit().await?;
-        Ok(InboundOutcome::Stored)
     }
 
     /// Inbox items for `receivers` after the cursor `after` (a `seq`), oldest first.
@@ -239,4 +178,98 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// The writes of `Store::store_inbound`, inside the caller's transaction.
+pub(super) async fn store_inbound_in(
+    conn: &mut AnyConnection,
+    msg: &InboundMessage,
+) -> StoreResult<InboundOutcome> {
+    let mut savepoint = conn.begin().await?;
+    match try_store_inbound(&mut savepoint, msg).await {
+        Ok(outcome) => {
+            savepoint.commit().await?;
+            Ok(outcome)
+        }
+        // Two deliveries of one message at once (another node on the same database): the
+        // loser finds the winner's receipt.
+        Err(StoreError::Backend(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            savepoint.rollback().await?;
+            let seen = sqlx::query(
+                "SELECT content FROM receipts WHERE message_id = $1 AND direction = 'in'",
+            )
+            .bind(msg.id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            match seen {
+                Some(row) => Ok(InboundOutcome::Duplicate {
+                    receipt: row.try_get("content")?,
+                }),
+                None => Err(StoreError::Conflict(format!(
+                    "message id {} is in use by another message",
+                    msg.id
+                ))),
+            }
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+async fn try_store_inbound(
+    tx: &mut AnyConnection,
+    msg: &InboundMessage,
+) -> StoreResult<InboundOutcome> {
+    let seen =
+        sqlx::query("SELECT content FROM receipts WHERE message_id = $1 AND direction = 'in'")
+            .bind(msg.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(row) = seen {
+        return Ok(InboundOutcome::Duplicate {
+            receipt: row.try_get("content")?,
+        });
+    }
+    insert_message(
+        tx,
+        &MessageInsert {
+            id: &msg.id,
+            direction: Direction::Inbound,
+            case_id: &msg.case_id,
+            buc: &msg.buc,
+            sed_type: &msg.sed_type,
+            cdm: msg.cdm,
+            sender: &msg.sender,
+            receiver: &msg.receiver,
+            peer_country: &msg.peer_country,
+            state: MessageState::Received,
+            client_id: None,
+            submission_id: None,
+            parts: &msg.parts,
+            now: msg.now,
+            actor: &format!("peer:{}", msg.peer_country),
+            audit_action: "message.received",
+        },
+    )
+    .await?;
+    sqlx::query("INSERT INTO inbox (message_id, receiver, received_at) VALUES ($1, $2, $3)")
+        .bind(msg.id.as_str())
+        .bind(msg.receiver.as_str())
+        .bind(to_millis(msg.now))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO receipts (message_id, direction, content, at) VALUES ($1, 'in', $2, $3)",
+    )
+    .bind(msg.id.as_str())
+    .bind(&msg.receipt)
+    .bind(to_millis(msg.now))
+    .execute(&mut *tx)
+    .await?;
+    if let Some(evidence) = &msg.evidence {
+        super::evidence::upsert_evidence(tx, evidence).await?;
+    }
+    Ok(InboundOutcome::Stored)
 }

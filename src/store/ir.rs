@@ -49,21 +49,26 @@ impl Store {
             let after = upsert.apply(before);
             merged_batch.insert(&upsert.id, after);
         }
-        for (done, (id, after)) in merged_batch.iter().enumerate() {
-            if done % 256 == 0 {
-                progress(done as u64);
-            }
+        // What changed, then written in multi-row statements: one round trip per chunk
+        // instead of several per institution (7,455 rows took 7.9 s on PostgreSQL).
+        let mut changed: Vec<(&Institution, Option<&Institution>)> = Vec::new();
+        for (id, after) in &merged_batch {
             match existing.get(*id) {
                 Some(before) if before == after => counts.unchanged += 1,
                 Some(before) => {
-                    write_institution(&mut tx, after, Some(before), now).await?;
+                    changed.push((after, Some(before)));
                     counts.updated += 1;
                 }
                 None => {
-                    write_institution(&mut tx, after, None, now).await?;
+                    changed.push((after, None));
                     counts.added += 1;
                 }
             }
+        }
+        let unchanged = merged_batch.len() - changed.len();
+        for (n, chunk) in changed.chunks(WRITE_CHUNK).enumerate() {
+            progress((unchanged + n * WRITE_CHUNK) as u64);
+            write_institutions(&mut tx, chunk, now).await?;
         }
         progress(merged_batch.len() as u64);
         record_import(&mut tx, source, "institutions", &counts, now).await?;
@@ -186,82 +191,129 @@ async fn record_import(
     .await
 }
 
-async fn write_institution(
+/// Institutions per multi-row statement (7 parameters each; well under the parameter
+/// limits of both engines).
+const WRITE_CHUNK: usize = 500;
+
+/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `cols` parameters.
+fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Upserts `changed` (after, before) institutions; names and competences are replaced
+/// only where they differ from `before`.
+async fn write_institutions(
     conn: &mut AnyConnection,
-    inst: &Institution,
-    before: Option<&Institution>,
+    changed: &[(&Institution, Option<&Institution>)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO institutions (id, country, acronym, valid_from, valid_to, eessi_ready, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
+         VALUES {} ON CONFLICT (id) DO UPDATE SET \
          country = excluded.country, acronym = excluded.acronym, valid_from = excluded.valid_from, \
          valid_to = excluded.valid_to, eessi_ready = excluded.eessi_ready, updated_at = excluded.updated_at",
-    )
-    .bind(inst.id.as_str())
-    .bind(inst.country.as_str())
-    .bind(inst.acronym.as_deref())
-    .bind(inst.valid_from.map(to_millis))
-    .bind(inst.valid_to.map(to_millis))
-    .bind(i64::from(inst.eessi_ready))
-    .bind(to_millis(now))
-    .execute(&mut *conn)
-    .await?;
+        values_placeholders(changed.len(), 7)
+    );
+    let mut query = sqlx::query(&sql);
+    for (inst, _) in changed {
+        query = query
+            .bind(inst.id.as_str())
+            .bind(inst.country.as_str())
+            .bind(inst.acronym.as_deref())
+            .bind(inst.valid_from.map(to_millis))
+            .bind(inst.valid_to.map(to_millis))
+            .bind(i64::from(inst.eessi_ready))
+            .bind(to_millis(now));
+    }
+    query.execute(&mut *conn).await?;
 
-    if before.map(|b| &b.names) != Some(&inst.names) {
-        sqlx::query("DELETE FROM institution_names WHERE institution_id = $1")
-            .bind(inst.id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        for (lang, name) in &inst.names {
-            sqlx::query(
-                "INSERT INTO institution_names (institution_id, lang, name) VALUES ($1, $2, $3)",
-            )
-            .bind(inst.id.as_str())
-            .bind(lang)
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
+    let new_names: Vec<&Institution> = changed
+        .iter()
+        .filter(|(inst, before)| before.map(|b| &b.names) != Some(&inst.names))
+        .map(|(inst, _)| *inst)
+        .collect();
+    let names: Vec<(&str, &String, &String)> = new_names
+        .iter()
+        .flat_map(|inst| {
+            inst.names
+                .iter()
+                .map(|(lang, name)| (inst.id.as_str(), lang, name))
+        })
+        .collect();
+    delete_for(conn, "institution_names", &new_names).await?;
+    for chunk in names.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO institution_names (institution_id, lang, name) VALUES {}",
+            values_placeholders(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, lang, name) in chunk {
+            query = query.bind(*id).bind(*lang).bind(*name);
         }
+        query.execute(&mut *conn).await?;
     }
 
-    if before.map(|b| &b.competences) != Some(&inst.competences) {
-        sqlx::query("DELETE FROM competences WHERE institution_id = $1")
-            .bind(inst.id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        // Many rows per institution: insert in chunks of multi-row VALUES.
-        for chunk in inst.competences.chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO competences (institution_id, buc, role, valid_from, valid_to, eessi_ready) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                ));
-            }
-            let mut query = sqlx::query(&sql);
-            for c in chunk {
-                query = query
-                    .bind(inst.id.as_str())
-                    .bind(c.buc.as_str())
-                    .bind(c.role.as_str())
-                    .bind(c.valid_from.map(to_millis))
-                    .bind(c.valid_to.map(to_millis))
-                    .bind(i64::from(c.eessi_ready));
-            }
-            query.execute(&mut *conn).await?;
+    let new_competences: Vec<&Institution> = changed
+        .iter()
+        .filter(|(inst, before)| before.map(|b| &b.competences) != Some(&inst.competences))
+        .map(|(inst, _)| *inst)
+        .collect();
+    let competences: Vec<(&str, &Competence)> = new_competences
+        .iter()
+        .flat_map(|inst| inst.competences.iter().map(|c| (inst.id.as_str(), c)))
+        .collect();
+    delete_for(conn, "competences", &new_competences).await?;
+    for chunk in competences.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO competences (institution_id, buc, role, valid_from, valid_to, eessi_ready) VALUES {}",
+            values_placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, c) in chunk {
+            query = query
+                .bind(*id)
+                .bind(c.buc.as_str())
+                .bind(c.role.as_str())
+                .bind(c.valid_from.map(to_millis))
+                .bind(c.valid_to.map(to_millis))
+                .bind(i64::from(c.eessi_ready));
         }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the rows of `table` (keyed by `institution_id`) of these institutions.
+async fn delete_for(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    institutions: &[&Institution],
+) -> StoreResult<()> {
+    for chunk in institutions.chunks(WRITE_CHUNK) {
+        let params: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "DELETE FROM {table} WHERE institution_id IN ({})",
+            params.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for inst in chunk {
+            query = query.bind(inst.id.as_str());
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -341,4 +393,16 @@ async fn load_access_points(conn: &mut AnyConnection) -> StoreResult<Vec<AccessP
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(super::values_placeholders(1, 1), "($1)");
+        assert_eq!(
+            super::values_placeholders(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+    }
 }

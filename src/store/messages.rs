@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::audit::append_audit;
+use super::group::{self, GroupDone, GroupWrite};
 use super::{from_millis, parse_col, to_millis, Store, StoreError, StoreResult};
 use crate::domain::{BucType, CaseId, CdmVersion, CountryCode, InstitutionId, MessageId, SedType};
 
@@ -444,71 +445,16 @@ impl Store {
     }
 
     /// Stores a back-office submission: every message with its payloads, history,
-    /// audit entry and outbox row, and the idempotency answer, in one transaction.
+    /// audit entry and outbox row, and the idempotency answer, in one transaction
+    /// (shared with concurrent writes: `group`). Returns after the commit.
     pub async fn accept_submission(&self, sub: &Submission) -> StoreResult<AcceptOutcome> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(idem) = &sub.idempotency {
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency (client_id, key, request_hash, status, response, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id, key) DO NOTHING",
-            )
-            .bind(&sub.client_id)
-            .bind(&idem.key)
-            .bind(&idem.request_hash)
-            .bind(i64::from(idem.status))
-            .bind(&idem.response)
-            .bind(to_millis(sub.now))
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                let row = sqlx::query(
-                    "SELECT request_hash, status, response FROM idempotency WHERE client_id = $1 AND key = $2",
-                )
-                .bind(&sub.client_id)
-                .bind(&idem.key)
-                .fetch_one(&mut *tx)
-                .await?;
-                let saved = saved_from_row(&row)?;
-                tx.rollback().await?;
-                return Ok(if saved.request_hash == idem.request_hash {
-                    AcceptOutcome::Replayed(saved)
-                } else {
-                    AcceptOutcome::KeyReused
-                });
-            }
+        match self
+            .group_write(GroupWrite::Accept(Box::new(sub.clone())))
+            .await?
+        {
+            GroupDone::Accept(outcome) => Ok(outcome),
+            _ => Err(group::mismatched()),
         }
-        let actor = format!("client:{}", sub.client_id);
-        for m in &sub.messages {
-            insert_message(
-                &mut tx,
-                &MessageInsert {
-                    id: &m.id,
-                    direction: Direction::Outbound,
-                    case_id: &m.case_id,
-                    buc: &m.buc,
-                    sed_type: &m.sed_type,
-                    cdm: m.cdm,
-                    sender: &m.sender,
-                    receiver: &m.receiver,
-                    peer_country: &m.peer_country,
-                    state: MessageState::Accepted,
-                    client_id: Some(&sub.client_id),
-                    submission_id: Some(&sub.submission_id),
-                    parts: &m.parts,
-                    now: sub.now,
-                    actor: &actor,
-                    audit_action: "message.accepted",
-                },
-            )
-            .await?;
-            sqlx::query("INSERT INTO outbox (message_id, attempts, next_attempt_at, dead) VALUES ($1, 0, $2, 0)")
-                .bind(m.id.as_str())
-                .bind(to_millis(sub.now))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(AcceptOutcome::Accepted)
     }
 
     pub async fn message(&self, id: &MessageId) -> StoreResult<Option<MessageRecord>> {
@@ -615,6 +561,74 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The writes of `Store::accept_submission`, inside the caller's transaction. A replayed
+/// or reused key writes nothing.
+pub(super) async fn accept_in(
+    tx: &mut AnyConnection,
+    sub: &Submission,
+) -> StoreResult<AcceptOutcome> {
+    if let Some(idem) = &sub.idempotency {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency (client_id, key, request_hash, status, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id, key) DO NOTHING",
+        )
+        .bind(&sub.client_id)
+        .bind(&idem.key)
+        .bind(&idem.request_hash)
+        .bind(i64::from(idem.status))
+        .bind(&idem.response)
+        .bind(to_millis(sub.now))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            let row = sqlx::query(
+                "SELECT request_hash, status, response FROM idempotency WHERE client_id = $1 AND key = $2",
+            )
+            .bind(&sub.client_id)
+            .bind(&idem.key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let saved = saved_from_row(&row)?;
+            return Ok(if saved.request_hash == idem.request_hash {
+                AcceptOutcome::Replayed(saved)
+            } else {
+                AcceptOutcome::KeyReused
+            });
+        }
+    }
+    let actor = format!("client:{}", sub.client_id);
+    for m in &sub.messages {
+        insert_message(
+            tx,
+            &MessageInsert {
+                id: &m.id,
+                direction: Direction::Outbound,
+                case_id: &m.case_id,
+                buc: &m.buc,
+                sed_type: &m.sed_type,
+                cdm: m.cdm,
+                sender: &m.sender,
+                receiver: &m.receiver,
+                peer_country: &m.peer_country,
+                state: MessageState::Accepted,
+                client_id: Some(&sub.client_id),
+                submission_id: Some(&sub.submission_id),
+                parts: &m.parts,
+                now: sub.now,
+                actor: &actor,
+                audit_action: "message.accepted",
+            },
+        )
+        .await?;
+        sqlx::query("INSERT INTO outbox (message_id, attempts, next_attempt_at, dead) VALUES ($1, 0, $2, 0)")
+            .bind(m.id.as_str())
+            .bind(to_millis(sub.now))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(AcceptOutcome::Accepted)
 }
 
 fn saved_from_row(row: &AnyRow) -> StoreResult<SavedResponse> {

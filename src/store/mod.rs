@@ -9,6 +9,7 @@ mod audit;
 mod clients;
 mod console;
 mod evidence;
+mod group;
 mod inbox;
 mod ir;
 mod messages;
@@ -29,6 +30,7 @@ pub use audit::{AuditEntry, AuditReport};
 pub use clients::{ApiClient, NewApiClient};
 pub use console::{Activity, MessageQuery, Operator, OperatorSession};
 pub use evidence::{Evidence, EvidenceReference};
+pub use group::GroupCommitStats;
 pub use inbox::{InboundMessage, InboundOutcome, InboxItem};
 pub use ir::LastImport;
 pub use messages::{
@@ -103,6 +105,8 @@ pub struct Store {
     reader: AnyPool,
     blob_dir: PathBuf,
     inline_payload_bytes: u64,
+    /// Concurrent hot-path writes share one transaction (see `group`).
+    group: std::sync::Arc<group::GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -131,6 +135,7 @@ impl Store {
             reader,
             blob_dir: config.blob_dir.clone(),
             inline_payload_bytes: config.inline_payload_bytes,
+            group: Default::default(),
         })
     }
 

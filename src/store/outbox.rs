@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::audit::append_audit;
+use super::group::{self, GroupDone, GroupWrite};
 use super::messages::{
     add_event, load_parts, message_from_row, set_state, MessageRecord, MessageState, PartRecord,
     MESSAGE_COLUMNS,
@@ -109,51 +110,23 @@ impl Store {
     }
 
     /// A receipt arrived: the message is delivered. Returns false when it was already
-    /// settled (a late duplicate receipt changes nothing).
+    /// settled (a late duplicate receipt changes nothing). The transaction may be shared
+    /// with concurrent writes (`group`); returns after the commit.
     pub async fn record_delivered(
         &self,
         id: &MessageId,
         receipt: &[u8],
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let removed = sqlx::query("DELETE FROM outbox WHERE message_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if removed.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
+        let write = GroupWrite::Delivered {
+            id: id.clone(),
+            receipt: receipt.to_vec(),
+            now,
+        };
+        match self.group_write(write).await? {
+            GroupDone::Delivered(settled) => Ok(settled),
+            _ => Err(group::mismatched()),
         }
-        sqlx::query(
-            "INSERT INTO receipts (message_id, direction, content, at) VALUES ($1, 'out', $2, $3) \
-             ON CONFLICT (message_id, direction) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(receipt)
-        .bind(to_millis(now))
-        .execute(&mut *tx)
-        .await?;
-        set_state(&mut tx, id, MessageState::Delivered, None, now).await?;
-        add_event(
-            &mut tx,
-            id,
-            MessageState::Delivered.as_str(),
-            Some("receipt received"),
-            now,
-        )
-        .await?;
-        append_audit(
-            &mut tx,
-            now,
-            "outbox",
-            "message.delivered",
-            Some(id.as_str()),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// An attempt failed and will be retried at `next_attempt_at`.
@@ -320,4 +293,48 @@ impl Store {
                 .await?;
         Ok(row.map(|r| r.try_get("content")).transpose()?)
     }
+}
+
+/// The writes of `Store::record_delivered`, inside the caller's transaction.
+pub(super) async fn record_delivered_in(
+    tx: &mut AnyConnection,
+    id: &MessageId,
+    receipt: &[u8],
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let removed = sqlx::query("DELETE FROM outbox WHERE message_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO receipts (message_id, direction, content, at) VALUES ($1, 'out', $2, $3) \
+         ON CONFLICT (message_id, direction) DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(receipt)
+    .bind(to_millis(now))
+    .execute(&mut *tx)
+    .await?;
+    set_state(tx, id, MessageState::Delivered, None, now).await?;
+    add_event(
+        tx,
+        id,
+        MessageState::Delivered.as_str(),
+        Some("receipt received"),
+        now,
+    )
+    .await?;
+    append_audit(
+        tx,
+        now,
+        "outbox",
+        "message.delivered",
+        Some(id.as_str()),
+        None,
+    )
+    .await?;
+    Ok(true)
 }

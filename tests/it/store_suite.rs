@@ -114,6 +114,79 @@ async fn ir_import_is_idempotent(engine: Engine) {
 }
 both_engines!(ir_import, ir_import_is_idempotent);
 
+/// More institutions than one multi-row statement holds (500): counts stay exact, a
+/// second import writes nothing, and what is read back is what was imported.
+async fn ir_import_of_many_rows_is_exact(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let now = Utc::now();
+    let make = |n: usize| {
+        let mut u = upsert(
+            &format!("DE:X{n:05}"),
+            &format!("X{n}"),
+            Some(vec![
+                competence("P_BUC_01", BucRole::CaseOwner),
+                competence("P_BUC_02", BucRole::CounterParty),
+                competence("P_BUC_03", BucRole::CounterParty),
+            ]),
+        );
+        u.names.insert("de".into(), format!("Anstalt {n}"));
+        u
+    };
+    let mut batch: Vec<InstitutionUpsert> = (0..1_200).map(make).collect();
+    let first = db
+        .store
+        .import_institutions(&batch, "many", 0, now, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((first.added, first.updated, first.unchanged), (1_200, 0, 0));
+    let again = db
+        .store
+        .import_institutions(&batch, "many", 0, now, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 1_200));
+
+    // Two renamed, one with other competences, one new.
+    batch[10].names.insert("de".into(), "Umbenannt".into());
+    batch[700].names.insert("fr".into(), "Renommé".into());
+    batch[1_100].competences = Some(vec![competence("P_BUC_05", BucRole::CaseOwner)]);
+    batch.push(make(5_000));
+    let changed = db
+        .store
+        .import_institutions(&batch, "many", 0, now, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.added, changed.updated, changed.unchanged),
+        (1, 3, 1_197)
+    );
+
+    let snapshot = db.store.load_ir().await.unwrap();
+    assert_eq!(snapshot.institutions.len(), 1_201);
+    let get = |id: &str| {
+        snapshot
+            .institutions
+            .iter()
+            .find(|i| i.id.as_str() == id)
+            .unwrap()
+    };
+    assert_eq!(get("DE:X00010").names["de"], "Umbenannt");
+    assert_eq!(get("DE:X00010").names.len(), 2);
+    assert_eq!(get("DE:X00700").names.len(), 3);
+    assert_eq!(get("DE:X01100").competences.len(), 1);
+    assert_eq!(get("DE:X01100").competences[0].buc.as_str(), "P_BUC_05");
+    assert_eq!(get("DE:X00999").competences.len(), 3);
+    assert_eq!(get("DE:X05000").names["de"], "Anstalt 5000");
+    let total_competences: usize = snapshot
+        .institutions
+        .iter()
+        .map(|i| i.competences.len())
+        .sum();
+    assert_eq!(total_competences, 1_200 * 3 - 3 + 1 + 3);
+    assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
+}
+both_engines!(ir_import_many, ir_import_of_many_rows_is_exact);
+
 async fn api_clients_are_found_by_token_hash(engine: Engine) {
     let db = fresh_store(engine).await;
     let client = NewApiClient {
@@ -244,6 +317,96 @@ async fn submissions_are_durable_and_idempotent(engine: Engine) {
     assert_eq!(s.audit_verify().await.unwrap().first_broken, None);
 }
 both_engines!(submissions, submissions_are_durable_and_idempotent);
+
+/// Concurrent submissions share transactions (group commit), yet each is answered as if
+/// alone: a failing one (a MessageId already taken in the same batch) fails alone, one
+/// idempotency key used five times at once stores one submission and replays it to the
+/// others, and the audit chain stays whole.
+async fn concurrent_submissions_share_commits_and_fail_alone(engine: Engine) {
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    let ids: Vec<String> = (0..40).map(|n| format!("g{n}@at")).collect();
+    let mut subs: Vec<Submission> = ids.iter().map(|id| submission(&[id], None)).collect();
+    subs.push(submission(&["dup@at"], None));
+    subs.push(submission(&["dup@at"], None));
+    for n in 0..5 {
+        subs.push(submission(&[&format!("k{n}@at")], Some(("shared", "same"))));
+    }
+    let results = futures::future::join_all(subs.iter().map(|sub| s.accept_submission(sub))).await;
+
+    assert!(results[..40]
+        .iter()
+        .all(|r| matches!(r, Ok(AcceptOutcome::Accepted))));
+    let dup_ok = results[40..42].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(dup_ok, 1, "{:?}", &results[40..42]);
+    let keyed: Vec<&AcceptOutcome> = results[42..].iter().map(|r| r.as_ref().unwrap()).collect();
+    assert_eq!(
+        keyed
+            .iter()
+            .filter(|o| matches!(o, AcceptOutcome::Accepted))
+            .count(),
+        1
+    );
+    assert_eq!(
+        keyed
+            .iter()
+            .filter(|o| matches!(o, AcceptOutcome::Replayed(_)))
+            .count(),
+        4
+    );
+    for (n, outcome) in keyed.iter().enumerate() {
+        let stored = s
+            .message(&format!("k{n}@at").parse().unwrap())
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(stored, matches!(outcome, AcceptOutcome::Accepted), "k{n}");
+    }
+    // 40 + one of the pair + one keyed submission.
+    assert_eq!(s.outbox_counts().await.unwrap(), (42, 0));
+    assert_eq!(s.audit_verify().await.unwrap().first_broken, None);
+
+    let stats = s.group_commit_stats();
+    assert_eq!(stats.writes, 47);
+    assert!(
+        stats.commits * 4 <= stats.writes,
+        "47 concurrent writes took {} commits",
+        stats.commits
+    );
+}
+both_engines!(
+    group_commit,
+    concurrent_submissions_share_commits_and_fail_alone
+);
+
+/// A request that goes away before its write ran (client disconnect) stores nothing, as its
+/// own rolled-back transaction would have; the next write is unaffected.
+async fn a_cancelled_write_is_not_stored(engine: Engine) {
+    use futures::FutureExt;
+    let db = fresh_store(engine).await;
+    let s = &db.store;
+    let cancelled = submission(&["gone@at"], None);
+    // Polled once (queued, its batch spawned but not yet run), then dropped.
+    assert!(s.accept_submission(&cancelled).now_or_never().is_none());
+    assert_eq!(
+        s.accept_submission(&submission(&["kept@at"], None))
+            .await
+            .unwrap(),
+        AcceptOutcome::Accepted
+    );
+    assert!(s
+        .message(&"gone@at".parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .message(&"kept@at".parse().unwrap())
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.outbox_counts().await.unwrap(), (1, 0));
+}
+both_engines!(group_commit_cancel, a_cancelled_write_is_not_stored);
 
 async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
     let db = fresh_store(engine).await;
