@@ -460,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn builds_ten_thousand_institutions_quickly() {
+    fn indexes_ten_thousand_institutions() {
         let template = REAL_INDEX.get(&id("AT:9900")).unwrap().clone();
         let institutions: Vec<Institution> = (0..10_000)
             .map(|n| Institution {
@@ -479,14 +479,9 @@ mod tests {
             institutions,
             access_points: REAL_SNAPSHOT.access_points.clone(),
         };
-        let started = std::time::Instant::now();
+        // How fast is `sedgate bench ir`'s business, not a test's.
         let index = IrIndex::build(snapshot);
-        let elapsed = started.elapsed();
         assert_eq!(index.len(), 10_000);
-        // Unoptimised test builds are several times slower than release; the 100 ms budget
-        // is for release builds.
-        let budget = if cfg!(debug_assertions) { 1000 } else { 100 };
-        assert!(elapsed.as_millis() < budget, "build took {elapsed:?}");
         let page = index.search(&SearchQuery {
             q: Some("de:x0999".to_owned()),
             ..query()

