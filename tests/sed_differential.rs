@@ -1,7 +1,8 @@
 //! Differential test: sedgate's libxml2 validator and the independent Python `xmlschema`
 //! package must give the same verdict (valid or not) for every SED example.
 //!
-//! Needs `python3` with `xmlschema` (`pip install xmlschema`); fails, never skips, without.
+//! Needs a Python with `xmlschema`: `$SEDGATE_TEST_PYTHON`, else the `.venv-test` that
+//! `scripts/setup.sh` makes, else `python3`; fails, never skips, without.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,15 +16,31 @@ fn libxml2_and_python_xmlschema_agree_on_every_example() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let schemas = root.join("schemas");
     let fixtures = root.join("tests/fixtures/sed");
-    let output = Command::new("python3")
+    let venv = root.join(".venv-test/bin/python");
+    let python = std::env::var_os("SEDGATE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            if venv.exists() {
+                venv
+            } else {
+                PathBuf::from("python3")
+            }
+        });
+    let output = Command::new(&python)
         .arg(root.join("tests/differential/xsd_check.py"))
         .arg(&schemas)
         .arg(&fixtures)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 (install Python 3): {e}"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (run scripts/setup.sh): {e}",
+                python.display()
+            )
+        });
     assert!(
         output.status.success(),
-        "xsd_check.py failed ({}); is xmlschema installed (`pip install xmlschema`)?\n{}",
+        "xsd_check.py failed with {} ({}); is xmlschema installed (scripts/setup.sh)?\n{}",
+        python.display(),
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
