@@ -140,6 +140,24 @@ impl Driver {
             .await;
     }
 
+    /// Waits until the page's URL satisfies `wanted` (a click returns before the navigation
+    /// it starts has finished, later on a busy machine); fails with the URL and the page
+    /// text after 15 s.
+    pub async fn wait_for_url(&self, wanted: impl Fn(&str) -> bool, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.current_url().await;
+            if wanted(&url) {
+                return url;
+            }
+            if Instant::now() >= deadline {
+                let page = self.text("body").await;
+                panic!("the browser did not reach {what}: still at {url}, showing:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
@@ -309,7 +327,12 @@ async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
     driver.type_into("#name", "ops").await;
     driver.type_into("#password", &password).await;
     driver.click("#login").await;
-    assert!(driver.current_url().await.ends_with("/console"));
+    driver
+        .wait_for_url(
+            |u| u.ends_with("/console"),
+            "the dashboard after logging in",
+        )
+        .await;
     assert_eq!(driver.text("#dead-count").await, "1");
     assert!(driver.text("#dead-letters").await.contains(&dead));
     driver.screenshot(&shots, "console-dashboard.png").await;

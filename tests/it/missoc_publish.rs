@@ -770,7 +770,12 @@ async fn reader_compares_and_diffs_in_chromium() {
     );
     driver.type_into("#token", &reader).await;
     driver.click("#login").await;
-    assert!(driver.current_url().await.contains("/missoc/editions"));
+    driver
+        .wait_for_url(
+            |u| u.contains("/missoc/editions"),
+            "the editions after logging in",
+        )
+        .await;
     assert!(driver
         .text("#edition-2026-07-01")
         .await
