@@ -147,6 +147,28 @@ async fn visible_edition(
 
 /// Locks the edition's row for the rest of the transaction (PostgreSQL; SQLite has one
 /// writer) and returns its state, so that a concurrent publish and edit cannot interleave.
+/// Copies the entries of `from` (of one country, or all) into `to` unchanged, their
+/// `changed_in` kept: carrying an edition forward and carrying a country over.
+async fn copy_entries(
+    conn: &mut AnyConnection,
+    from: EditionId,
+    to: EditionId,
+    country: Option<&CountryCode>,
+) -> StoreResult<u64> {
+    let copied = sqlx::query(
+        "INSERT INTO missoc_entries (edition, country, category, language, text, legal_refs, changed_in) \
+         SELECT $1, country, category, language, text, legal_refs, changed_in \
+         FROM missoc_entries WHERE edition = $2 AND country = COALESCE($3, country)",
+    )
+    .bind(to.to_string())
+    .bind(from.to_string())
+    .bind(country.map(CountryCode::as_str))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(copied)
+}
+
 async fn lock_edition(conn: &mut AnyConnection, edition: EditionId) -> MissocResult<EditionState> {
     let locked = sqlx::query("UPDATE missoc_editions SET state = state WHERE edition = $1")
         .bind(edition.to_string())
@@ -668,16 +690,7 @@ impl Store {
         }
         let mut carried = 0u64;
         if let Some((previous, _)) = latest {
-            carried = sqlx::query(
-                "INSERT INTO missoc_entries (edition, country, category, language, text, legal_refs, changed_in) \
-                 SELECT $1, country, category, language, text, legal_refs, changed_in \
-                 FROM missoc_entries WHERE edition = $2",
-            )
-            .bind(edition.to_string())
-            .bind(previous.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            carried = copy_entries(&mut tx, previous, edition, None).await?;
             let countries = sqlx::query(
                 "SELECT DISTINCT country FROM missoc_entries WHERE edition = $1 ORDER BY country",
             )
@@ -961,17 +974,7 @@ impl Store {
                 .bind(country.as_str())
                 .execute(&mut *tx)
                 .await?;
-            let restored = sqlx::query(
-                "INSERT INTO missoc_entries (edition, country, category, language, text, legal_refs, changed_in) \
-                 SELECT $1, country, category, language, text, legal_refs, changed_in \
-                 FROM missoc_entries WHERE edition = $2 AND country = $3",
-            )
-            .bind(edition.to_string())
-            .bind(previous.to_string())
-            .bind(country.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let restored = copy_entries(&mut tx, previous, edition, Some(country)).await?;
             detail.push_str(&format!("; {restored} entries restored from {previous}"));
         }
         let set = ChangeSet {
