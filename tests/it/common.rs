@@ -212,6 +212,18 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The served OpenAPI document.
+    pub async fn openapi(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .expect("GET /openapi.json")
+            .json()
+            .await
+            .expect("the OpenAPI document is JSON")
+    }
+
     /// Creates an API client for `institutions` and returns its token.
     pub async fn token_for(&self, name: &str, institutions: &[&str]) -> String {
         let token = sedgate::api::auth::generate_token();

@@ -143,15 +143,7 @@ async fn ops_endpoints_report_health_and_metrics(engine: Engine) {
         metrics.contains("route=\"/api/v1/institutions/{id}\",status=\"200\""),
         "{metrics}"
     );
-    let openapi: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi = app.openapi().await;
     assert!(
         openapi["paths"]["/api/v1/institutions"]["get"].is_object(),
         "{openapi}"

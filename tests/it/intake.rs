@@ -839,15 +839,7 @@ async fn lists_the_catalogue_in_one_language(engine: Engine) {
     let (status, _) = get(&app, &token, "/api/v1/catalogue?cdm=9.9").await;
     assert_eq!(status, 400);
 
-    let openapi: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi = app.openapi().await;
     for (path, method) in [
         ("/api/v1/messages", "post"),
         ("/api/v1/messages/{id}", "get"),

@@ -559,15 +559,7 @@ async fn walks_the_editorial_workflow(engine: Engine) {
     assert_eq!(store.audit_verify().await.unwrap().first_broken, None);
 
     // The OpenAPI document lists the routes.
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     for path in [
         "/api/v1/missoc/compare",
         "/api/v1/missoc/diff",

@@ -553,14 +553,7 @@ both_engines!(missoc_downloads, downloads_match_the_json_compare);
 #[tokio::test]
 async fn openapi_lists_the_downloads() {
     let app = spawn_app(Engine::Sqlite).await;
-    let doc: Value = http()
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     for path in [
         "/api/v1/missoc/compare.csv",
         "/api/v1/missoc/compare.xlsx",
