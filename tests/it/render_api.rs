@@ -3,8 +3,6 @@
 //! The gateway is AT; AT:9900 sends a P2000 to NO:NAVAT07; NO:NAVAT07 sent AT:9900 an A001.
 
 use chrono::Utc;
-use reqwest::multipart::{Form, Part};
-use sedgate::bench::sample::sed_with_header;
 use sedgate::config::Engine;
 use sedgate::store::{InboundMessage, NewPart, PartType, StoredPayload};
 use serde_json::{json, Value};
@@ -12,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::both_engines;
 use crate::common::{repo_path, spawn_app_with, SpawnOptions, TestApp};
+use crate::console::submit_p2000;
 
 const AT: &str = "AT:9900";
 const NO: &str = "NO:NAVAT07";
@@ -33,27 +32,6 @@ async fn spawn(engine: Engine, extra: &str) -> TestApp {
         },
     )
     .await
-}
-
-/// Submits the P2000 fixture from AT:9900 to NO:NAVAT07; returns the message id.
-async fn submit_p2000(app: &TestApp, token: &str) -> String {
-    let xml = sed_with_header(&fixture("P2000"), "CASE-R1", AT, &[NO]).unwrap();
-    let metadata = json!({"case_id": "CASE-R1", "buc": "P_BUC_01", "sed_type": "P2000",
-        "cdm_version": "4.2", "sender": AT, "receivers": [NO]});
-    let form = Form::new()
-        .text("metadata", metadata.to_string())
-        .part("sed", Part::text(xml).file_name("sed.xml"));
-    let res = app
-        .http
-        .post(app.url("/api/v1/messages"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let body: Value = res.json().await.unwrap();
-    body["messages"][0]["id"].as_str().unwrap().to_owned()
 }
 
 /// NO:NAVAT07 sent AT:9900 an A001 (LA_BUC_01), as the AS4 inbound path stores it.
@@ -117,7 +95,7 @@ fn assert_has(html: &str, lang: &str, expected: &[&str]) {
 async fn renders_p2000_and_a001_in_each_language(engine: Engine) {
     let app = spawn(engine, "").await;
     let token = app.token_for("pva", &[AT]).await;
-    let p2000 = submit_p2000(&app, &token).await;
+    let p2000 = submit_p2000(&app, &token, "CASE-R1").await;
     receive_a001(&app).await;
 
     // (lang, P2000 expectations, A001 expectations): field labels, codes, countries, titles.
@@ -328,7 +306,7 @@ async fn marks_missing_labels_and_reports_them(engine: Engine) {
     )
     .await;
     let token = app.token_for("pva", &[AT]).await;
-    let p2000 = submit_p2000(&app, &token).await;
+    let p2000 = submit_p2000(&app, &token, "CASE-R1").await;
     let (status, _, html) = get(
         &app,
         &token,
