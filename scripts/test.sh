@@ -16,5 +16,5 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atc \
 export SEDGATE_TEST_PYTHON="$PWD/.venv-test/bin/python"
 export SEDGATE_INTEROP_PYTHON="$PWD/.venv-interop/bin/python"
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --all-targets --locked

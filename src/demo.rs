@@ -1,5 +1,6 @@
 //! `sedgate demo`: two gateways (Austria and Norway) in this process, each with its own
-//! embedded SQLite, a development PKI, and the IR shipped in `seed/`. A back office in
+//! embedded SQLite, a development PKI, and the IR seed and demo SED built into the binary
+//! (so it runs from any directory). A back office in
 //! Austria posts a real SED with an attachment; it travels over AS4 with mutual TLS to
 //! Norway, where the back office collects and acknowledges it. Every step is printed.
 
@@ -10,13 +11,13 @@ use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::api::auth::{generate_token, hash_token};
-use crate::app::Application;
-use crate::config::Config;
-use crate::domain::CountryCode;
-use crate::ir::importer::import_file;
-use crate::store::NewApiClient;
-use crate::transport::DevPki;
+use sedgate_base::domain::CountryCode;
+use sedgate_base::secret::{generate_token, hash_token};
+use sedgate_gateway::app::{AppState, Application};
+use sedgate_gateway::config::Config;
+use sedgate_gateway::ir::importer::import_file;
+use sedgate_gateway::store::NewApiClient;
+use sedgate_gateway::transport::DevPki;
 
 const SENDER: &str = "AT:0100";
 const RECEIVER: &str = "NO:NAVAT07";
@@ -33,12 +34,12 @@ struct Gateway {
     country: &'static str,
     api: String,
     as4: String,
-    state: crate::api::AppState,
+    state: AppState,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn gateway_config(dir: &Path, country: &str, seed: &Path) -> Result<Config, DemoError> {
+fn gateway_config(dir: &Path, country: &str) -> Result<Config, DemoError> {
     let lower = country.to_lowercase();
     let data = dir.join(&lower);
     let pki = dir.join("pki");
@@ -63,19 +64,18 @@ crls = ["{pki}/crl.pem"]
 base_backoff = "200ms"
 poll_interval = "200ms"
 [ir]
-seed = ["{seed}"]
+seed = ["builtin:deltakere_p_buc_01_all.json"]
 [log]
 level = "warn"
 "#,
         data = data.display(),
         pki = pki.display(),
-        seed = seed.display(),
     );
     Config::from_toml_str(&toml, &format!("demo gateway {country}")).map_err(|e| fail("config")(&e))
 }
 
-async fn start(dir: &Path, country: &'static str, seed: &Path) -> Result<Gateway, DemoError> {
-    let config = gateway_config(dir, country, seed)?;
+async fn start(dir: &Path, country: &'static str) -> Result<Gateway, DemoError> {
+    let config = gateway_config(dir, country)?;
     let app = Application::build(config)
         .await
         .map_err(|e| DemoError(format!("starting gateway {country}: {e}")))?;
@@ -159,8 +159,8 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Runs the demo under `dir` (wiped first) with seed data from `repo`.
-pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
+/// Runs the demo under `dir` (wiped first).
+pub async fn run(dir: &Path) -> Result<(), DemoError> {
     let started = Instant::now();
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| fail("cleaning the demo directory")(&e))?;
@@ -178,9 +178,8 @@ pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
         pki.ca_cert.display()
     );
 
-    let seed = repo.join("seed/institutions/deltakere_p_buc_01_all.json");
-    let at = start(dir, "AT", &seed).await?;
-    let no = start(dir, "NO", &seed).await?;
+    let at = start(dir, "AT").await?;
+    let no = start(dir, "NO").await?;
     println!(
         "[2/7] gateways up: AT api {} as4 {}; NO api {} as4 {}",
         at.api, at.as4, no.api, no.as4
@@ -209,7 +208,7 @@ pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
         at.state.ir().len()
     );
 
-    let result = exchange(&at, &no, repo).await;
+    let result = exchange(&at, &no).await;
     for gw in [at, no] {
         let _ = gw.stop.send(());
         let _ = gw.task.await;
@@ -222,13 +221,13 @@ pub async fn run(dir: &Path, repo: &Path) -> Result<(), DemoError> {
     Ok(())
 }
 
-async fn exchange(at: &Gateway, no: &Gateway, repo: &Path) -> Result<(), DemoError> {
+async fn exchange(at: &Gateway, no: &Gateway) -> Result<(), DemoError> {
     let http = reqwest::Client::new();
     let at_token = add_client(at, "pva-backoffice", SENDER).await?;
     let no_token = add_client(no, "nav-backoffice", RECEIVER).await?;
 
     let case_id = format!("AT-0100-{}", Utc::now().format("%Y%m%d%H%M%S"));
-    let template = std::fs::read_to_string(repo.join("seed/demo/P2000-AT-NO.xml"))
+    let template = std::str::from_utf8(sedgate_gateway::data::demo_sed_template())
         .map_err(|e| fail("reading the demo SED")(&e))?;
     let sed = template.replace("{{CASE_ID}}", &case_id);
     let pdf = demo_pdf();

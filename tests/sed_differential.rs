@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use sedgate::domain::{CdmVersion, SedType};
-use sedgate::sed::XsdPool;
+use sedgate_base::domain::{CdmVersion, SedType};
+use sedgate_gateway::sed::XsdPool;
 
 #[test]
 fn libxml2_and_python_xmlschema_agree_on_every_example() {

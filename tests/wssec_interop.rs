@@ -1,4 +1,4 @@
-//! Byte-level interop of `sedgate::wssec` with the independent Python AS4 implementation (PyPI
+//! Byte-level interop of `sedgate_wssec` with the independent Python AS4 implementation (PyPI
 //! `as4` 0.2.0, with the EESSI profile in tests/interop/eessi_profile.py), both directions:
 //! the peer signs (and encrypts) a message that we verify, and accepts our signed receipt;
 //! we sign (and encrypt) a message that the peer accepts, and verify its receipt.
@@ -18,11 +18,12 @@ use chrono::Utc;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use sha2::Digest as _;
 
-use sedgate::as4::{
-    self, eessi, gzip, Attachment, MessageInfo, PartInfo, PartProperties, PartType,
+use sedgate_as4::{
+    self as as4, eessi, gzip, Attachment, MessageInfo, PartInfo, PartProperties, PartType,
 };
-use sedgate::wssec::{
-    self, AttachmentContent, AttachmentDigest, Certificate, PlainPart, PrivateKey, VerifyOptions,
+use sedgate_wssec::{
+    self as wssec, AttachmentContent, AttachmentDigest, Certificate, PlainPart, PrivateKey,
+    VerifyOptions,
 };
 
 /// A gateway identity: RSA key (PKCS#8 PEM) and a self-signed rcgen certificate, as files for
@@ -140,7 +141,7 @@ fn peer_to_us(encrypt: bool) {
     // Our signed receipt, checked by the peer against its own exchange.
     let um = msg.envelope.user_message().unwrap();
     let info = MessageInfo::new(
-        &sedgate::domain::MessageId::generate("sedgate.no"),
+        &sedgate_base::domain::MessageId::generate("sedgate.no"),
         Utc::now(),
     );
     let receipt = wssec::build_signed_receipt(um, &verified, &info, &us.key, Utc::now()).unwrap();
@@ -169,7 +170,7 @@ fn us_to_peer(encrypt: bool) {
         gateway(dir.path(), "NO:NAVAT07"),
         gateway(dir.path(), "AT:9900"),
     );
-    let message_id = sedgate::domain::MessageId::generate("sedgate.no");
+    let message_id = sedgate_base::domain::MessageId::generate("sedgate.no");
     let party = |v: &str| {
         as4::Party::new(
             as4::PartyId::eessi(&v.parse().unwrap()),

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sedgate::fuzzing::xml(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sedgate_gateway::fuzzing::xml(data));

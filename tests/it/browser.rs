@@ -292,7 +292,7 @@ async fn post(gw: &TwoGateways, case_id: &str, receiver: &str) -> String {
 #[tokio::test]
 async fn operator_finds_a_message_and_redrives_a_dead_letter_in_chromium() {
     let gw = TwoGateways::start_with(
-        sedgate::config::Engine::Sqlite,
+        sedgate_gateway::config::Engine::Sqlite,
         GatewayOptions {
             max_attempts: 2,
             ..GatewayOptions::default()

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sedgate::config::Engine;
+use sedgate_gateway::config::Engine;
 
 use crate::both_engines;
 use crate::common::{fresh_database_url, repo_path};
@@ -147,3 +147,117 @@ async fn imports_public_ir_formats_idempotently(engine: Engine) {
     assert!(out.contains("audit chain intact"), "{out}");
 }
 both_engines!(ir_import, imports_public_ir_formats_idempotently);
+
+/// The binary carries its data: the demo runs in an empty directory, with nothing of the
+/// repository beside it.
+#[test]
+fn demo_runs_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sedgate"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .output()
+        .expect("run sedgate demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("demo finished") && last.ends_with("acknowledged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[7/7] NO back office acknowledged it"),
+        "{stdout}"
+    );
+    // Everything it wrote is under its working directory's data/demo.
+    let top: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(top, ["data"], "{top:?}");
+}
+
+/// `serve` with a configuration that names no data directory and no IR seed runs on the
+/// built-in schemas, catalogue and institutions, from an empty working directory.
+#[tokio::test]
+async fn serve_runs_on_built_in_data_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = Command::new(env!("CARGO_BIN_EXE_sedgate"))
+        .args([
+            "pki",
+            "init",
+            "--dir",
+            "pki",
+            "--gateway",
+            "AT=https://127.0.0.1:9/as4",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("pki init");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let [api, as4] = crate::gateways::free_ports::<2>();
+    std::fs::write(
+        dir.path().join("at.toml"),
+        format!(
+            "[gateway]\ncountry = \"AT\"\nparty_domain = \"at.example\"\ndata_dir = \"data\"\n\
+             [database]\nurl = \"sqlite://data/sedgate.db\"\n\
+             [api]\nlisten = \"127.0.0.1:{api}\"\n[as4]\nlisten = \"127.0.0.1:{as4}\"\n\
+             [tls]\ncert = \"pki/at/cert.pem\"\nkey = \"pki/at/key.pem\"\ntrust_anchors = \"pki/ca.pem\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sedgate"))
+        .args(["--config", "at.toml", "serve"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let ready = loop {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{api}/readyz"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                break r.json::<serde_json::Value>().await.unwrap();
+            }
+        }
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("not ready: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // The built-in seed: the EESSI institution list and the P_BUC_01 participants.
+    let detail = ready["ir"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let openapi = http
+        .get(format!("http://127.0.0.1:{api}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let institutions: u64 = detail
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or(0);
+    assert!(institutions > 7000, "{ready}");
+    assert_eq!(openapi, 200);
+}

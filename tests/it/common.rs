@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use sedgate::config::Engine;
-use sedgate::store::{Store, StoreConfig};
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::store::{Store, StoreConfig};
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -57,6 +57,23 @@ pub async fn fresh_store(engine: Engine) -> TestDb {
     }
 }
 
+/// MISSOC's store on a fresh database of `engine` (on PostgreSQL in schema `missoc`, as
+/// beside a gateway).
+pub struct TestMissoc {
+    pub store: sedgate_missoc::MissocStore,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn fresh_missoc_store(engine: Engine) -> TestMissoc {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gateway_url = fresh_database_url(engine, dir.path()).await;
+    let url = sedgate_missoc::MissocStore::url_beside(&gateway_url, dir.path());
+    let store = sedgate_missoc::MissocStore::open(&url, 4)
+        .await
+        .expect("open MISSOC store");
+    TestMissoc { store, _dir: dir }
+}
+
 /// The repository root, for seed data and fixtures.
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -69,11 +86,11 @@ macro_rules! both_engines {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
-                super::$body(sedgate::config::Engine::Sqlite).await;
+                super::$body(sedgate_gateway::config::Engine::Sqlite).await;
             }
             #[tokio::test]
             async fn postgres() {
-                super::$body(sedgate::config::Engine::Postgres).await;
+                super::$body(sedgate_gateway::config::Engine::Postgres).await;
             }
         }
     };
@@ -83,11 +100,11 @@ macro_rules! both_engines {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$body(sedgate::config::Engine::Sqlite).await;
+                super::$body(sedgate_gateway::config::Engine::Sqlite).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$body(sedgate::config::Engine::Postgres).await;
+                super::$body(sedgate_gateway::config::Engine::Postgres).await;
             }
         }
     };
@@ -99,7 +116,9 @@ macro_rules! both_engines {
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
-    pub state: sedgate::api::AppState,
+    pub state: sedgate_gateway::app::AppState,
+    /// MISSOC's store, beside the gateway's.
+    pub missoc: sedgate_missoc::MissocStore,
     /// Keeps the data directory alive for the test.
     pub _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -134,11 +153,11 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 pub async fn spawn_app_with(engine: Engine, options: SpawnOptions) -> TestApp {
     install_crypto_provider();
     if std::env::var_os("TEST_LOG").is_some() {
-        sedgate::ops::telemetry::init(sedgate::config::LogFormat::Human, "debug");
+        sedgate_gateway::ops::telemetry::init(sedgate_gateway::config::LogFormat::Human, "debug");
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let url = fresh_database_url(engine, dir.path()).await;
-    let aps: Vec<serde_json::Value> = sedgate::domain::EESSI_COUNTRIES
+    let aps: Vec<serde_json::Value> = sedgate_base::domain::EESSI_COUNTRIES
         .iter()
         .map(|cc| {
             serde_json::json!({
@@ -148,8 +167,8 @@ pub async fn spawn_app_with(engine: Engine, options: SpawnOptions) -> TestApp {
             })
         })
         .collect();
-    let country: sedgate::domain::CountryCode = options.country.parse().unwrap();
-    sedgate::transport::DevPki::generate(&dir.path().join("data/pki"), &[country], &[])
+    let country: sedgate_base::domain::CountryCode = options.country.parse().unwrap();
+    sedgate_gateway::transport::DevPki::generate(&dir.path().join("data/pki"), &[country], &[])
         .expect("dev PKI");
     let ap_file = dir.path().join("access-points.json");
     std::fs::write(&ap_file, serde_json::to_vec(&aps).unwrap()).unwrap();
@@ -184,10 +203,10 @@ seed = ["{seed}", "{ap}"]
         extra = options.extra_toml,
         api_extra = options.api_toml,
     );
-    let config = sedgate::config::Config::from_toml_str(&toml, "test.toml").expect("test config");
-    let app = sedgate::app::Application::build(config)
-        .await
-        .expect("build app");
+    let config =
+        sedgate_gateway::config::Config::from_toml_str(&toml, "test.toml").expect("test config");
+    let built = sedgate::serve::build(config).await.expect("build app");
+    let (app, missoc) = (built.gateway, built.missoc);
     let base = format!("http://{}", app.api_addr());
     let state = app.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -202,6 +221,7 @@ seed = ["{seed}", "{ap}"]
         base,
         http: reqwest::Client::new(),
         state,
+        missoc,
         _dir: dir,
         shutdown: Some(tx),
     }
@@ -226,14 +246,14 @@ impl TestApp {
 
     /// Creates an API client for `institutions` and returns its token.
     pub async fn token_for(&self, name: &str, institutions: &[&str]) -> String {
-        let token = sedgate::api::auth::generate_token();
+        let token = sedgate_base::secret::generate_token();
         self.state
             .store
             .add_api_client(
-                &sedgate::store::NewApiClient {
+                &sedgate_gateway::store::NewApiClient {
                     id: uuid::Uuid::new_v4().to_string(),
                     name: name.into(),
-                    token_hash: sedgate::api::auth::hash_token(&token),
+                    token_hash: sedgate_base::secret::hash_token(&token),
                     institutions: institutions.iter().map(|i| i.parse().unwrap()).collect(),
                     expires_at: None,
                 },

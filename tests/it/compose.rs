@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use sedgate_gateway::config::SeedFile;
+
 use crate::common::repo_path;
 
 #[test]
@@ -29,7 +31,7 @@ fn compose_file_names_existing_configs_and_consistent_ports() {
             .map(|v| v.as_str().unwrap())
             .collect();
         let cfg_path = command[command.iter().position(|a| *a == "--config").unwrap() + 1];
-        let config = sedgate::config::Config::load(&repo_path(cfg_path))
+        let config = sedgate_gateway::config::Config::load(&repo_path(cfg_path))
             .unwrap_or_else(|e| panic!("{cfg_path}: {e}"));
         // The published port maps to the API listener's port.
         let ports: Vec<&str> = svc["ports"]
@@ -52,14 +54,21 @@ fn compose_file_names_existing_configs_and_consistent_ports() {
             init.contains(&format!("CREATE DATABASE {db}")),
             "{db} not created by config/docker-init.sql"
         );
-        for seed in config.ir_seed.iter().filter(|p| p.is_relative()) {
-            assert!(
-                repo_path(seed.to_str().unwrap()).is_file(),
-                "{gw}: seed file {} missing",
-                seed.display()
-            );
+        for seed in &config.ir_seed {
+            match seed {
+                SeedFile::Builtin(_) => assert!(
+                    sedgate_gateway::data::builtin_seed_file(&seed.to_string()).is_some(),
+                    "{gw}: no built-in seed {seed}"
+                ),
+                SeedFile::File(path) => assert!(
+                    path.is_absolute(),
+                    "{gw}: seed {seed} is relative to a working directory the image does not have"
+                ),
+            }
         }
-        assert!(repo_path(config.sed.schema_dir.to_str().unwrap()).is_dir());
+        // The binary carries the schemas and catalogue: the image copies no data folder.
+        assert_eq!(config.sed.schema_dir, None, "{gw}");
+        assert_eq!(config.sed.catalogue_dir, None, "{gw}");
         for dep in svc["depends_on"].as_mapping().unwrap().keys() {
             assert!(
                 names.contains(dep.as_str().unwrap()),
@@ -87,7 +96,8 @@ fn compose_file_names_existing_configs_and_consistent_ports() {
 fn example_configs_load() {
     for name in ["gateway-at", "gateway-no", "docker-at", "docker-no"] {
         let path = repo_path(&format!("config/{name}.toml"));
-        let config = sedgate::config::Config::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let config =
+            sedgate_gateway::config::Config::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             config.country.as_str(),
             name[name.len() - 2..].to_uppercase()

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::multipart::{Form, Part};
 use reqwest::redirect::Policy;
-use sedgate::bench::sample::sed_with_header;
-use sedgate::config::Engine;
+use sedgate_bench::sample::sed_with_header;
+use sedgate_gateway::config::Engine;
 use serde_json::{json, Value};
 
 use crate::both_engines;
 use crate::common::{repo_path, spawn_app_with, SpawnOptions, TestApp};
 
-const AT: &str = "AT:9900";
+pub const AT: &str = "AT:9900";
 const NO: &str = "NO:NAVAT07";
 const PASSWORD: &str = "s3cret-operator-password";
 
@@ -30,7 +30,7 @@ pub async fn spawn_console_app(engine: Engine) -> TestApp {
 
 /// An operator stored as `sedgate operator add` stores one.
 pub async fn add_operator(app: &TestApp, name: &str, password: &str) {
-    let hash = sedgate::console::auth::hash_password(password).unwrap();
+    let hash = sedgate_base::secret::hash_password(password).unwrap();
     app.state
         .store
         .add_operator(
@@ -67,7 +67,7 @@ pub async fn submit_p2000(app: &TestApp, token: &str, case: &str) -> String {
 }
 
 pub async fn wait_state(app: &TestApp, id: &str, state: &str) {
-    let id: sedgate::domain::MessageId = id.parse().unwrap();
+    let id: sedgate_base::domain::MessageId = id.parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = app.state.store.message(&id).await.unwrap().unwrap();

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use rand::RngCore;
-use sedgate::as4::eessi::{user_message, PayloadRef, SedHeaderInfo};
-use sedgate::as4::gzip::gzip;
-use sedgate::as4::{build_user_message, MimeWriter, PartType};
-use sedgate::config::Engine;
-use sedgate::transport::{LeafSpec, PkiError};
-use sedgate::wssec::{sign_user_message, AttachmentContent, AttachmentDigest, PrivateKey};
+use sedgate_as4::eessi::{user_message, PayloadRef, SedHeaderInfo};
+use sedgate_as4::gzip::gzip;
+use sedgate_as4::{build_user_message, MimeWriter, PartType};
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::transport::{LeafSpec, PkiError};
+use sedgate_wssec::{sign_user_message, AttachmentContent, AttachmentDigest, PrivateKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -168,7 +168,7 @@ both_engines!(duplicate, duplicate_message_id_gets_the_same_receipt);
 fn write_leaf(
     dir: &std::path::Path,
     name: &str,
-    cert: &sedgate::transport::IssuedCert,
+    cert: &sedgate_gateway::transport::IssuedCert,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let c = dir.join(format!("{name}.pem"));
@@ -183,7 +183,7 @@ fn write_leaf(
 async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> {
     let gws = TwoGateways::start(Engine::Sqlite).await;
     let url = gws.no.as4_url();
-    let at: sedgate::domain::CountryCode = "AT".parse().unwrap();
+    let at: sedgate_base::domain::CountryCode = "AT".parse().unwrap();
     let (ct, body) = raw_message(
         "tls-1@at.sedgate.test",
         "case-tls",
@@ -193,7 +193,7 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
     );
 
     // A certificate from a CA NO does not trust.
-    let foreign_ca = sedgate::transport::DevCa::generate("Some Other CA")?;
+    let foreign_ca = sedgate_gateway::transport::DevCa::generate("Some Other CA")?;
     let (c, k) = write_leaf(
         gws.dir.path(),
         "foreign",
@@ -227,7 +227,7 @@ async fn refuses_bad_certificates_and_spoofed_senders() -> Result<(), PkiError> 
         .expect("handshake before revocation");
     assert_eq!(status, 400, "{answer}");
     assert!(answer.contains("EBMS:0004"), "{answer}");
-    let serial = sedgate::transport::pki::serial_of_pem(&revoked.cert_pem).expect("serial");
+    let serial = sedgate_gateway::transport::pki::serial_of_pem(&revoked.cert_pem).expect("serial");
     std::fs::write(&gws.pki.crl, ca.crl_pem(&[serial], 2)?).unwrap();
     gws.no.hangup();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -417,9 +417,9 @@ async fn ping_gets_a_receipt_and_delivers_nothing() {
         pmode: None,
     };
     let mut um = user_message(&info, &[]);
-    um.collaboration_info.service.value = sedgate::as4::TEST_SERVICE.into();
+    um.collaboration_info.service.value = sedgate_as4::TEST_SERVICE.into();
     um.collaboration_info.service.service_type = None;
-    um.collaboration_info.action = sedgate::as4::TEST_ACTION.into();
+    um.collaboration_info.action = sedgate_as4::TEST_ACTION.into();
     um.message_properties.clear();
     let envelope = build_user_message(&um);
     let (cert, key) = gws.gateway_files("AT");
@@ -469,11 +469,16 @@ async fn audit_verify_cli_names_the_first_broken_link() {
     gws.wait_state(&id, "delivered", Duration::from_secs(30))
         .await;
     let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
-    assert!(ok && out.contains("audit chain intact"), "{out}{err}");
+    // Both chains are checked: the gateway's and MISSOC's.
+    assert!(
+        ok && out.contains("gateway audit chain intact")
+            && out.contains("MISSOC audit chain intact"),
+        "{out}{err}"
+    );
     let entries: i64 = out
-        .trim()
-        .rsplit(' ')
-        .nth(1)
+        .lines()
+        .find(|l| l.starts_with("gateway audit chain intact"))
+        .and_then(|l| l.trim().rsplit(' ').nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("entry count in {out:?}"));
     assert!(entries >= 2, "{out}");
@@ -487,7 +492,9 @@ async fn audit_verify_cli_names_the_first_broken_link() {
     let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
     assert!(!ok, "a forged entry passed: {out}");
     assert!(
-        err.contains(&format!("audit chain broken at entry 2 (of {entries})")),
+        err.contains(&format!(
+            "gateway audit chain broken at entry 2 (of {entries})"
+        )),
         "{out}{err}"
     );
 }

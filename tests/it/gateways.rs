@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sedgate::config::Engine;
-use sedgate::domain::CountryCode;
-use sedgate::transport::{DevPki, DevPkiFiles};
+use sedgate_base::domain::CountryCode;
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::transport::{DevPki, DevPkiFiles};
 use serde_json::Value;
 
 use crate::common::{fresh_database_url, install_crypto_provider, repo_path};
@@ -538,17 +538,18 @@ impl TwoGateways {
 
     /// A TLS client presenting `cert`/`key` (PEM files) that trusts the dev CA.
     pub fn as4_client(&self, cert: &Path, key: &Path) -> reqwest::Client {
-        let settings = sedgate::transport::TlsSettings {
+        let settings = sedgate_gateway::transport::TlsSettings {
             cert_path: cert.to_owned(),
             key_path: key.to_owned(),
             trust_anchors_path: self.pki.ca_cert.clone(),
             crl_paths: vec![],
             handshake_timeout: Duration::from_secs(5),
         };
-        let config = sedgate::transport::tls::client_config(&settings).expect("client tls config");
-        sedgate::transport::client::build_client(
+        let config =
+            sedgate_gateway::transport::tls::client_config(&settings).expect("client tls config");
+        sedgate_gateway::transport::client::build_client(
             &config,
-            sedgate::transport::OutboundTimeouts {
+            sedgate_gateway::transport::OutboundTimeouts {
                 connect: Duration::from_secs(5),
                 request: Duration::from_secs(10),
             },
@@ -557,14 +558,14 @@ impl TwoGateways {
     }
 
     /// The WS-Security signing key (with its certificate) of `cc`'s gateway.
-    pub fn signing_key(&self, cc: &str) -> sedgate::wssec::PrivateKey {
+    pub fn signing_key(&self, cc: &str) -> sedgate_wssec::PrivateKey {
         let g = &self.pki.gateways[&cc.parse::<CountryCode>().unwrap()];
         let cert = std::fs::read(&g.sign_cert).expect("signing cert");
         let der = rustls_pemfile::certs(&mut cert.as_slice())
             .next()
             .expect("a cert")
             .expect("pem");
-        sedgate::wssec::PrivateKey::from_pkcs8_pem(
+        sedgate_wssec::PrivateKey::from_pkcs8_pem(
             &std::fs::read_to_string(&g.sign_key).expect("signing key"),
             &der,
         )

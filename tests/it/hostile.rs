@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use sedgate::as4::gzip::gzip;
-use sedgate::config::Engine;
+use sedgate_as4::gzip::gzip;
+use sedgate_gateway::config::Engine;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -384,7 +384,7 @@ async fn slow_as4_clients_are_cut_off() {
 
     // After a good handshake, headers at a byte a second: closed at the header timeout.
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(
-        sedgate::transport::tls::client_config(&sedgate::transport::TlsSettings {
+        sedgate_gateway::transport::tls::client_config(&sedgate_gateway::transport::TlsSettings {
             cert_path: cert.clone(),
             key_path: key.clone(),
             trust_anchors_path: gws.pki.ca_cert.clone(),
@@ -741,9 +741,9 @@ both_engines!(api_tokens, api_tokens_and_rate_limits);
 
 /// Stores one inbound P2000 to NO:NAVAT07 the way the AS4 handler does; returns its id.
 async fn receive_one(app: &TestApp) -> String {
-    use sedgate::store::{InboundMessage, NewPart, PartType, StoredPayload};
+    use sedgate_gateway::store::{InboundMessage, NewPart, PartType, StoredPayload};
     let sed = sed_for("case-inbox-auth").into_bytes();
-    let id: sedgate::domain::MessageId = "inbox-auth-1@at.sedgate.test".parse().unwrap();
+    let id: sedgate_base::domain::MessageId = "inbox-auth-1@at.sedgate.test".parse().unwrap();
     let message = InboundMessage {
         id: id.clone(),
         case_id: "case-inbox-auth".parse().unwrap(),

@@ -1,6 +1,6 @@
 //! The IR over HTTP, and back-office authentication.
 
-use sedgate::config::Engine;
+use sedgate_gateway::config::Engine;
 use serde_json::Value;
 
 use crate::both_engines;
@@ -80,14 +80,14 @@ async fn refuses_missing_wrong_revoked_and_expired_tokens(engine: Engine) {
     let res = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "revoked_token");
 
-    let expired = sedgate::api::auth::generate_token();
+    let expired = sedgate_base::secret::generate_token();
     app.state
         .store
         .add_api_client(
-            &sedgate::store::NewApiClient {
+            &sedgate_gateway::store::NewApiClient {
                 id: "old".into(),
                 name: "old".into(),
-                token_hash: sedgate::api::auth::hash_token(&expired),
+                token_hash: sedgate_base::secret::hash_token(&expired),
                 institutions: vec!["AT:9900".parse().unwrap()],
                 expires_at: Some(chrono::Utc::now() - chrono::Duration::days(1)),
             },

@@ -4,9 +4,9 @@
 
 use chrono::Utc;
 use reqwest::multipart::{Form, Part};
-use sedgate::bench::sample::sed_with_header;
-use sedgate::config::Engine;
-use sedgate::store::{InboundMessage, NewPart, PartType, PayloadData, StoredPayload};
+use sedgate_bench::sample::sed_with_header;
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::store::{InboundMessage, NewPart, PartType, PayloadData, StoredPayload};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -373,7 +373,7 @@ async fn receive_peer_case(app: &TestApp, case: &str) {
         })
         .await
         .unwrap();
-    assert_eq!(outcome, sedgate::store::InboundOutcome::Stored);
+    assert_eq!(outcome, sedgate_gateway::store::InboundOutcome::Stored);
 }
 
 async fn refuses_each_rule_and_stores_nothing(engine: Engine) {

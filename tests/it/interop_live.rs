@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use sedgate::config::Engine;
-use sedgate::transport::{serve_tls, ServeOptions, TlsReloader, TlsSettings};
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::transport::{serve_tls, ServeOptions, TlsReloader, TlsSettings};
 use sha2::{Digest, Sha256};
 
 use crate::exchange::post_raw;

@@ -4,14 +4,15 @@
 //! and the command line.
 
 use reqwest::{Method, StatusCode};
-use sedgate::config::Engine;
-use sedgate::missoc::model::Role;
-use sedgate::store::{NewMissocUser, Store};
+use sedgate_gateway::config::Engine;
+use sedgate_missoc::model::Role;
+use sedgate_missoc::store::NewMissocUser;
+use sedgate_missoc::MissocStore;
 use serde_json::{json, Value};
 
 use crate::both_engines;
 use crate::cli::{sedgate, write_config};
-use crate::common::{fresh_store, spawn_app, TestApp};
+use crate::common::{fresh_missoc_store, spawn_app, TestApp};
 
 const E1: &str = "2026-01-01";
 const E2: &str = "2026-07-01";
@@ -41,15 +42,15 @@ fn fixture() -> String {
 
 const FIXTURE_ENTRIES: u64 = 10;
 
-pub async fn add_user(store: &Store, name: &str, role: Role) -> String {
-    let token = sedgate::api::auth::generate_token();
+pub async fn add_user(store: &MissocStore, name: &str, role: Role) -> String {
+    let token = sedgate_base::secret::generate_token();
     store
         .add_missoc_user(
             &NewMissocUser {
                 id: uuid::Uuid::new_v4().to_string(),
                 name: name.into(),
                 role,
-                token_hash: sedgate::api::auth::hash_token(&token),
+                token_hash: sedgate_base::secret::hash_token(&token),
             },
             "test",
             chrono::Utc::now(),
@@ -151,7 +152,7 @@ fn code(v: &Value) -> &str {
 
 async fn walks_the_editorial_workflow(engine: Engine) {
     let app = spawn_app(engine).await;
-    let store = &app.state.store;
+    let store = &app.missoc;
     let c = |token: String| Client { app: &app, token };
     let sec = c(add_user(store, "secretariat-1", Role::Secretariat).await);
     let at = c(add_user(store, "corr-at", correspondent("AT")).await);
@@ -575,14 +576,14 @@ async fn walks_the_editorial_workflow(engine: Engine) {
 both_engines!(missoc_workflow, walks_the_editorial_workflow);
 
 async fn export_then_import_gives_the_identical_edition(engine: Engine) {
-    let a = fresh_store(engine).await;
-    let b = fresh_store(engine).await;
+    let a = fresh_missoc_store(engine).await;
+    let b = fresh_missoc_store(engine).await;
     let now = chrono::Utc::now();
     a.store
         .import_missoc_edition("test", &fixture(), now, &|_, _| {})
         .await
         .expect("import fixture");
-    let exported = sedgate::missoc::dataset::write(
+    let exported = sedgate_missoc::dataset::write(
         &a.store
             .export_missoc_edition(&Role::Reader, E1.parse().unwrap())
             .await
@@ -607,7 +608,7 @@ async fn export_then_import_gives_the_identical_edition(engine: Engine) {
         .export_missoc_edition(&Role::Reader, E1.parse().unwrap())
         .await
         .expect("export again");
-    assert_eq!(sedgate::missoc::dataset::write(&again), exported);
+    assert_eq!(sedgate_missoc::dataset::write(&again), exported);
     // Importing a published edition that exists is refused.
     let err = b
         .store
@@ -691,18 +692,18 @@ async fn cli_imports_exports_and_refuses_bad_files(engine: Engine) {
 both_engines!(missoc_cli, cli_imports_exports_and_refuses_bad_files);
 
 async fn users_and_page_sessions(engine: Engine) {
-    let db = fresh_store(engine).await;
+    let db = fresh_missoc_store(engine).await;
     let store = &db.store;
     let token = add_user(store, "corr-de", correspondent("DE")).await;
     let user = store
-        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token(&token))
+        .missoc_user_by_token_hash(&sedgate_base::secret::hash_token(&token))
         .await
         .unwrap()
         .expect("user by token");
     assert_eq!(user.name, "corr-de");
     assert_eq!(user.role, correspondent("DE"));
     assert!(store
-        .missoc_user_by_token_hash(&sedgate::api::auth::hash_token("sgt_other"))
+        .missoc_user_by_token_hash(&sedgate_base::secret::hash_token("sgt_other"))
         .await
         .unwrap()
         .is_none());
@@ -719,7 +720,7 @@ async fn users_and_page_sessions(engine: Engine) {
         )
         .await;
     assert!(
-        matches!(again, Err(sedgate::store::StoreError::Conflict(_))),
+        matches!(again, Err(sedgate_missoc::store::StoreError::Conflict(_))),
         "{again:?}"
     );
 
@@ -754,7 +755,7 @@ async fn users_and_page_sessions(engine: Engine) {
 both_engines!(missoc_users, users_and_page_sessions);
 
 async fn imports_the_shipped_sample_editions(engine: Engine) {
-    let db = fresh_store(engine).await;
+    let db = fresh_missoc_store(engine).await;
     let store = &db.store;
     let mut files = Vec::new();
     for edition in [E1, E2] {
@@ -774,7 +775,7 @@ async fn imports_the_shipped_sample_editions(engine: Engine) {
             .export_missoc_edition(&Role::Reader, edition.parse().unwrap())
             .await
             .unwrap();
-        assert_eq!(&sedgate::missoc::dataset::write(&file), text, "{edition}");
+        assert_eq!(&sedgate_missoc::dataset::write(&file), text, "{edition}");
     }
     // The documented changes, exactly: 18 entries (AT 6, DE 6, FR 3 added, NO 3 removed).
     let diff = store
@@ -807,7 +808,7 @@ async fn imports_the_shipped_sample_editions(engine: Engine) {
         .missoc_comparison(
             &Role::Reader,
             E1.parse().unwrap(),
-            sedgate::missoc::model::Language::De,
+            sedgate_missoc::model::Language::De,
             &["NO".parse().unwrap()],
             &["II-4".parse().unwrap(), "XI-3".parse().unwrap()],
         )
@@ -820,3 +821,109 @@ async fn imports_the_shipped_sample_editions(engine: Engine) {
     assert_eq!(cmp.rows[1].title, None, "XI-3 has no German title");
 }
 both_engines!(missoc_sample, imports_the_shipped_sample_editions);
+
+/// An edition of every MISSOC country, category and language (2,325 entries of ~1 KB,
+/// ~2.5 MB): the sample's header, categories and glossary with generated entries.
+fn large_edition(edition: &str) -> String {
+    let sample = std::fs::read_to_string(crate::common::repo_path(
+        "seed/missoc/sample-2026-01-01.jsonl",
+    ))
+    .unwrap();
+    let mut lines = Vec::new();
+    let mut categories = Vec::new();
+    for line in sample.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str().unwrap() {
+            "edition" => {
+                v["edition"] = json!(edition);
+                lines.push(v.to_string());
+            }
+            "category" => {
+                categories.push(v["code"].as_str().unwrap().to_owned());
+                lines.push(line.to_owned());
+            }
+            "glossary" => lines.push(line.to_owned()),
+            _ => {}
+        }
+    }
+    let text = "Benefits are paid monthly. ".repeat(40);
+    for country in sedgate_missoc::model::MISSOC_COUNTRIES {
+        for category in &categories {
+            for lang in ["en", "fr", "de"] {
+                lines.push(
+                    json!({"type": "entry", "country": country, "category": category,
+                        "language": lang, "text": format!("{country} {category}: {text}"),
+                        "changed_in": edition})
+                    .to_string(),
+                );
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// MISSOC has its own store: a large edition import running during SED intake does not
+/// hold the gateway's writer, and every submission is answered and stored.
+async fn import_during_sed_traffic(engine: Engine) {
+    let app = crate::console::spawn_console_app(engine).await;
+    let token = app.token_for("pva", &[crate::console::AT]).await;
+    let secretariat = add_user(&app.missoc, "sec-1", Role::Secretariat).await;
+    let edition = large_edition("2027-01-01");
+    assert!(edition.len() > 2 << 20, "{}", edition.len());
+
+    let import = {
+        let http = app.http.clone();
+        let url = app.url("/api/v1/missoc/editions/import");
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(secretariat)
+                .header("content-type", "application/x-ndjson")
+                .body(edition)
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    let submissions = futures::future::join_all((0..40).map(|n| {
+        let (app, token) = (&app, &token);
+        async move { crate::console::submit_p2000(app, token, &format!("AT-MISSOC-{n}")).await }
+    }))
+    .await;
+    let answer = import.await.unwrap();
+    let status = answer.status();
+    let summary: Value = answer.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{summary}");
+    assert_eq!(summary["entries"], 31 * 25 * 3, "{summary}");
+
+    // Every submission was answered 202 (submit_p2000 asserts it) and is stored.
+    assert_eq!(submissions.len(), 40);
+    for id in &submissions {
+        let id: sedgate_base::domain::MessageId = id.parse().unwrap();
+        assert!(
+            app.state.store.message(&id).await.unwrap().is_some(),
+            "{id}"
+        );
+    }
+    // The two products keep two audit chains, both intact.
+    assert_eq!(app.missoc.audit_verify().await.unwrap().first_broken, None);
+    assert_eq!(
+        app.state.store.audit_verify().await.unwrap().first_broken,
+        None
+    );
+    assert!(app
+        .missoc
+        .audit_tail(5)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "missoc.edition.import"));
+    assert!(!app
+        .state
+        .store
+        .audit_tail(500)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action.starts_with("missoc.")));
+}
+both_engines!(missoc_import_during_traffic, import_during_sed_traffic);

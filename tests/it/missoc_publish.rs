@@ -13,9 +13,9 @@ use std::path::Path;
 use std::process::Command;
 
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
-use sedgate::config::Engine;
-use sedgate::missoc::export::publication_pdf;
-use sedgate::missoc::model::{
+use sedgate_gateway::config::Engine;
+use sedgate_missoc::export::publication_pdf;
+use sedgate_missoc::model::{
     Cell, Comparison, ComparisonRow, EditionState, EntryText, Language, Publication, Role, TableNo,
 };
 use serde_json::{json, Value};
@@ -250,13 +250,12 @@ async fn app_with_samples(engine: Engine) -> (TestApp, String) {
     let app = spawn_app(engine).await;
     let now = chrono::Utc::now();
     for file in ["sample-2026-01-01.jsonl", "sample-2026-07-01.jsonl"] {
-        app.state
-            .store
+        app.missoc
             .import_missoc_edition("test", &sample_edition(file), now, &|_, _| {})
             .await
             .expect("import sample edition");
     }
-    let reader = add_user(&app.state.store, "reader-1", Role::Reader).await;
+    let reader = add_user(&app.missoc, "reader-1", Role::Reader).await;
     (app, reader)
 }
 
@@ -373,7 +372,7 @@ async fn publication_per_language(engine: Engine) {
         }
     }
     // Readers see published editions only; an open one does not exist for them.
-    let secretariat = add_user(&app.state.store, "sec-1", Role::Secretariat).await;
+    let secretariat = add_user(&app.missoc, "sec-1", Role::Secretariat).await;
     open_edition(&app, &secretariat, "2027-01-01").await;
     let path = "/api/v1/missoc/editions/2027-01-01/publication.pdf?lang=de";
     let res = get(&app, &reader, path).await;
@@ -610,7 +609,7 @@ async fn page_login(app: &TestApp, token: &str) -> String {
 
 async fn pages_need_a_session_and_show_published_editions(engine: Engine) {
     let (app, reader) = app_with_samples(engine).await;
-    let secretariat = add_user(&app.state.store, "sec-1", Role::Secretariat).await;
+    let secretariat = add_user(&app.missoc, "sec-1", Role::Secretariat).await;
     open_edition(&app, &secretariat, "2027-01-01").await;
     // Without a session: to the login page.
     let res = http().get(app.url("/missoc/compare")).send().await.unwrap();

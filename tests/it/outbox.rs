@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sedgate::config::{Engine, OutboxConfig};
-use sedgate::ops::metrics::Metrics;
-use sedgate::outbox::{Dispatcher, Outcome, SendResult, Transmitter};
-use sedgate::store::{MessageState, OutboxItem, Submission};
+use sedgate_gateway::config::{Engine, OutboxConfig};
+use sedgate_gateway::ops::metrics::Metrics;
+use sedgate_gateway::outbox::{Dispatcher, Outcome, SendResult, Transmitter};
+use sedgate_gateway::store::{MessageState, OutboxItem, Submission};
 
 use crate::both_engines;
 use crate::common::fresh_store;
@@ -39,12 +39,12 @@ fn config(max_attempts: u32) -> OutboxConfig {
     }
 }
 
-async fn one_message(store: &sedgate::store::Store, id: &str) {
+async fn one_message(store: &sedgate_gateway::store::Store, id: &str) {
     let sed = bytes::Bytes::from_static(b"<P2000/>");
     let sub = Submission {
         client_id: "c".into(),
         submission_id: "s".into(),
-        messages: vec![sedgate::store::NewOutboundMessage {
+        messages: vec![sedgate_gateway::store::NewOutboundMessage {
             id: id.parse().unwrap(),
             case_id: "case-o".parse().unwrap(),
             buc: "P_BUC_01".parse().unwrap(),
@@ -53,14 +53,14 @@ async fn one_message(store: &sedgate::store::Store, id: &str) {
             sender: "AT:0100".parse().unwrap(),
             receiver: "NO:NAVAT07".parse().unwrap(),
             peer_country: "NO".parse().unwrap(),
-            parts: vec![sedgate::store::NewPart {
-                part_type: sedgate::store::PartType::Sed,
+            parts: vec![sedgate_gateway::store::NewPart {
+                part_type: sedgate_gateway::store::PartType::Sed,
                 content_id: "sed@x".into(),
                 mime_type: "application/xml".into(),
                 filename: None,
                 hash: "ab".repeat(32),
                 size: sed.len() as u64,
-                stored: sedgate::store::StoredPayload::Inline(sed),
+                stored: sedgate_gateway::store::StoredPayload::Inline(sed),
             }],
         }],
         idempotency: None,
@@ -202,7 +202,7 @@ async fn concurrent_claims_are_disjoint(engine: Engine) {
     for id in &ids {
         one_message(&db.store, id).await;
     }
-    let other = sedgate::store::Store::open(&sedgate::store::StoreConfig {
+    let other = sedgate_gateway::store::Store::open(&sedgate_gateway::store::StoreConfig {
         engine,
         url: db.url.clone(),
         max_connections: 4,

@@ -3,8 +3,8 @@
 //! The gateway is AT; AT:9900 sends a P2000 to NO:NAVAT07; NO:NAVAT07 sent AT:9900 an A001.
 
 use chrono::Utc;
-use sedgate::config::Engine;
-use sedgate::store::{InboundMessage, NewPart, PartType, StoredPayload};
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::store::{InboundMessage, NewPart, PartType, StoredPayload};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 

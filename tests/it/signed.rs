@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use rand::RngCore;
-use sedgate::config::Engine;
-use sedgate::transport::{DevCa, LeafSpec};
-use sedgate::wssec::PrivateKey;
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::transport::{DevCa, LeafSpec};
+use sedgate_wssec::PrivateKey;
 use serde_json::Value;
 
 use crate::both_engines;

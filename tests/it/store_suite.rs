@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use sedgate::config::Engine;
-use sedgate::domain::{BucRole, MessageId};
-use sedgate::ir::model::{AccessPoint, Competence, InstitutionUpsert};
-use sedgate::store::{
+use sedgate_base::domain::{BucRole, MessageId};
+use sedgate_gateway::config::Engine;
+use sedgate_gateway::ir::model::{AccessPoint, Competence, InstitutionUpsert};
+use sedgate_gateway::store::{
     AcceptOutcome, IdempotencyRecord, InboundMessage, InboundOutcome, MessageState, NewApiClient,
     NewOutboundMessage, NewPart, PartType, Redrive, StoredPayload, Submission,
 };
@@ -212,7 +212,7 @@ async fn api_clients_are_found_by_token_hash(engine: Engine) {
         .is_none());
     let dup = db.store.add_api_client(&client, Utc::now()).await;
     assert!(
-        matches!(dup, Err(sedgate::store::StoreError::Conflict(_))),
+        matches!(dup, Err(sedgate_gateway::store::StoreError::Conflict(_))),
         "{dup:?}"
     );
     db.store
@@ -561,7 +561,7 @@ async fn inbound_dedups_and_inbox_pages(engine: Engine) {
 both_engines!(inbound, inbound_dedups_and_inbox_pages);
 
 async fn evidence_is_kept_with_the_message_and_replaced_per_attempt(engine: Engine) {
-    use sedgate::store::{Direction, Evidence, EvidenceReference};
+    use sedgate_gateway::store::{Direction, Evidence, EvidenceReference};
     let db = fresh_store(engine).await;
     let s = &db.store;
     let evidence = |direction, receipt: Option<&[u8]>, verification: &str| Evidence {
