@@ -65,3 +65,41 @@ fn the_load_harness_is_not_in_the_gateway_library() {
     assert!(!reach("sedgate-gateway").contains("sedgate-bench"));
     assert!(reach("sedgate").contains("sedgate-bench"));
 }
+
+/// Every package `krate` depends on directly (normal dependencies), by name.
+fn direct(krate: &str) -> BTreeSet<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal",
+            "--depth",
+            "1",
+        ])
+        .args(["--prefix", "none", "-p", krate])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "cargo tree -p {krate}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn sql_lives_in_the_engine_crates() {
+    // The gateway talks to its store through `sedgate-store`'s `Backend`; only the engine
+    // crates write SQL for it (checked at compile time there).
+    assert!(!direct("sedgate-gateway").contains("sqlx"));
+    for engine in ["sedgate-store-sqlite", "sedgate-store-postgres"] {
+        assert!(direct(engine).contains("sqlx"), "{engine}");
+        assert!(!reach(engine).contains("sedgate-gateway"), "{engine}");
+    }
+    // The engine-neutral crate knows no engine.
+    let store = reach("sedgate-store");
+    assert!(!store.contains("sedgate-store-sqlite") && !store.contains("sedgate-store-postgres"));
+}

@@ -233,7 +233,9 @@ fn load_config(cli: &Cli) -> Result<Config, CliError> {
 }
 
 async fn open(config: &Config) -> Result<Store, CliError> {
-    app::open_store(config).await.map_err(CliError::failed)
+    app::open_store(config, sedgate_gateway::store::Role::Tool)
+        .await
+        .map_err(CliError::failed)
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -285,24 +287,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .await
             .map_err(CliError::failed),
         Command::Audit(AuditCommand::Verify) => {
-            let gateway = open(&config).await?.audit_verify().await;
+            let gateway = open(&config)
+                .await?
+                .audit_verify()
+                .await
+                .map_err(CliError::failed)?;
             let missoc = crate::serve::open_missoc(&config)
                 .await
                 .map_err(CliError::failed)?
                 .audit_verify()
-                .await;
+                .await
+                .map_err(CliError::failed)?;
             let mut broken = Vec::new();
-            for (chain, report) in [
-                ("gateway", gateway.map_err(CliError::failed)?),
-                ("MISSOC", missoc.map_err(CliError::failed)?),
-            ] {
-                match report.first_broken {
-                    None => println!("{chain} audit chain intact: {} entries", report.entries),
-                    Some(seq) => broken.push(format!(
-                        "{chain} audit chain broken at entry {seq} (of {})",
-                        report.entries
-                    )),
+            match (&gateway.broken_chain, gateway.first_broken) {
+                (Some(chain), Some(seq)) => {
+                    broken.push(format!("gateway audit chain {chain} broken at entry {seq}"))
                 }
+                _ => println!(
+                    "gateway audit chains intact: {} chain(s), {} entries",
+                    gateway.chains.len(),
+                    gateway.entries
+                ),
+            }
+            match missoc.first_broken {
+                None => println!("MISSOC audit chain intact: {} entries", missoc.entries),
+                Some(seq) => broken.push(format!(
+                    "MISSOC audit chain broken at entry {seq} (of {})",
+                    missoc.entries
+                )),
             }
             if broken.is_empty() {
                 Ok(())

@@ -42,11 +42,8 @@ pub async fn fresh_store(engine: Engine) -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = fresh_database_url(engine, dir.path()).await;
     let store = Store::open(&StoreConfig {
-        engine,
-        url: url.clone(),
         max_connections: 4,
-        inline_payload_bytes: 256 * 1024,
-        blob_dir: dir.path().join("blobs"),
+        ..StoreConfig::new(engine, url.clone(), dir.path().join("blobs"))
     })
     .await
     .expect("open store");

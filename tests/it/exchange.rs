@@ -122,6 +122,67 @@ pub fn mime_message(envelope: &[u8], sed_part: &[u8]) -> (String, Vec<u8>) {
     (writer.content_type(), body)
 }
 
+/// An AS4 message with the SED (`cid:sed@test`) and one attachment (`cid:att@test`), both
+/// gzipped, signed with `key` over `signed_attachment` (the attachment as sent, unless a
+/// test wants a digest mismatch): (content type, body).
+pub fn message_with_attachment(
+    message_id: &str,
+    case_id: &str,
+    sed: &[u8],
+    attachment: &[u8],
+    signed_attachment: &[u8],
+    key: &PrivateKey,
+) -> (String, Vec<u8>) {
+    let info = SedHeaderInfo {
+        message_id: message_id.parse().unwrap(),
+        timestamp: chrono::Utc::now(),
+        case_id: case_id.parse().unwrap(),
+        buc: "P_BUC_01".parse().unwrap(),
+        sed_type: "P2000".parse().unwrap(),
+        cdm: "4.2".parse().unwrap(),
+        sender: SENDER.parse().unwrap(),
+        receiver: RECEIVER.parse().unwrap(),
+        pmode: None,
+    };
+    let refs = [
+        PayloadRef {
+            content_id: "sed@test".into(),
+            mime_type: "application/xml".into(),
+            part_type: PartType::Sed,
+        },
+        PayloadRef {
+            content_id: "att@test".into(),
+            mime_type: "application/pdf".into(),
+            part_type: PartType::Attachment,
+        },
+    ];
+    let envelope = build_user_message(&user_message(&info, &refs)).xml;
+    let (sed, attachment, signed_attachment) =
+        (gzip(sed), gzip(attachment), gzip(signed_attachment));
+    let digests = [
+        AttachmentDigest {
+            content_id: "sed@test",
+            content: AttachmentContent::Bytes(&sed),
+        },
+        AttachmentDigest {
+            content_id: "att@test",
+            content: AttachmentContent::Bytes(&signed_attachment),
+        },
+    ];
+    let envelope = sign_user_message(&envelope, &digests, key, chrono::Utc::now())
+        .unwrap()
+        .xml;
+    let writer = MimeWriter::new();
+    let mut body = writer.root_head();
+    body.extend_from_slice(&envelope);
+    body.extend_from_slice(&writer.part_head("sed@test", "application/gzip"));
+    body.extend_from_slice(&sed);
+    body.extend_from_slice(&writer.part_head("att@test", "application/gzip"));
+    body.extend_from_slice(&attachment);
+    body.extend_from_slice(&writer.close());
+    (writer.content_type(), body)
+}
+
 pub async fn post_raw(
     client: &reqwest::Client,
     url: &str,
@@ -469,15 +530,16 @@ async fn audit_verify_cli_names_the_first_broken_link() {
     gws.wait_state(&id, "delivered", Duration::from_secs(30))
         .await;
     let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
-    // Both chains are checked: the gateway's and MISSOC's.
+    // Both logs are checked: the gateway's chains (one per incarnation of a
+    // node) and MISSOC's.
     assert!(
-        ok && out.contains("gateway audit chain intact")
+        ok && out.contains("gateway audit chains intact")
             && out.contains("MISSOC audit chain intact"),
         "{out}{err}"
     );
     let entries: i64 = out
         .lines()
-        .find(|l| l.starts_with("gateway audit chain intact"))
+        .find(|l| l.starts_with("gateway audit chains intact"))
         .and_then(|l| l.trim().rsplit(' ').nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("entry count in {out:?}"));
@@ -492,9 +554,7 @@ async fn audit_verify_cli_names_the_first_broken_link() {
     let (ok, out, err) = gws.at.cli(&["audit", "verify"]);
     assert!(!ok, "a forged entry passed: {out}");
     assert!(
-        err.contains(&format!(
-            "gateway audit chain broken at entry 2 (of {entries})"
-        )),
+        err.contains("gateway audit chain ") && err.contains(" broken at entry 2"),
         "{out}{err}"
     );
 }

@@ -163,7 +163,6 @@ pub struct GatewayOptions {
     /// AT reaches PostgreSQL through a [`FaultProxy`] (`TwoGateways::at_to_db`).
     pub proxy_at_to_db: bool,
     pub send_timeout: &'static str,
-    pub lease_margin: &'static str,
     /// Extra keys of the `[api]` table of both gateways.
     pub api_toml: &'static str,
     /// Extra keys of the `[as4]` and `[tls]` tables of both gateways.
@@ -182,7 +181,6 @@ impl Default for GatewayOptions {
             proxy_at_to_no: false,
             proxy_at_to_db: false,
             send_timeout: "10s",
-            lease_margin: "30s",
             // The harness polls a lot; the limit itself is tested in process.
             api_toml: "rate_limit_per_second = 0",
             as4_toml: "",
@@ -229,7 +227,6 @@ base_backoff = "100ms"
 max_backoff = "1s"
 poll_interval = "100ms"
 send_timeout = "{send_timeout}"
-lease_margin = "{lease_margin}"
 max_attempts = {max_attempts}
 [ir]
 seed = ["{seed}", "{ap}"]
@@ -251,7 +248,6 @@ level = "info"
         ap = ap_file.display(),
         max_attempts = options.max_attempts,
         send_timeout = options.send_timeout,
-        lease_margin = options.lease_margin,
         api_toml = options.api_toml,
         as4_toml = options.as4_toml,
         tls_toml = options.tls_toml,
@@ -391,6 +387,38 @@ impl TwoGateways {
             no_token,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Everything NO's payload store holds: payload rows and (PostgreSQL) uploads from its
+    /// database, and (SQLite) the files of its blob directory, staged ones included.
+    pub async fn no_payload_store(&self) -> Vec<String> {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let db = sqlx::AnyPool::connect(&self.no_db)
+            .await
+            .expect("NO database");
+        let mut held: Vec<String> = sqlx::query("SELECT hash FROM payloads")
+            .fetch_all(&db)
+            .await
+            .expect("payloads")
+            .iter()
+            .map(|r| format!("payload {}", r.get::<String, _>(0)))
+            .collect();
+        if self.no_db.starts_with("postgres") {
+            let uploads = sqlx::query("SELECT id FROM uploads")
+                .fetch_all(&db)
+                .await
+                .expect("uploads");
+            held.extend(
+                uploads
+                    .iter()
+                    .map(|r| format!("upload {}", r.get::<String, _>(0))),
+            );
+        }
+        db.close().await;
+        held.extend(files_under(&self.dir.path().join("no").join("blobs")));
+        held.sort();
+        held
     }
 
     /// Posts a P2000 from AT:0100 to NO:NAVAT07 with the given attachment; returns the
@@ -579,6 +607,20 @@ impl TwoGateways {
 }
 
 /// The demo P2000 with the given case id.
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
+
 pub fn sed_for(case_id: &str) -> String {
     std::fs::read_to_string(repo_path("seed/demo/P2000-AT-NO.xml"))
         .expect("demo SED")

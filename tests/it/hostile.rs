@@ -12,8 +12,10 @@ use tokio::net::TcpStream;
 
 use crate::both_engines;
 use crate::common::{spawn_app_with, SpawnOptions, TestApp};
-use crate::exchange::{envelope_xml, mime_message, post_raw, raw_message, signed};
-use crate::gateways::{sed_for, GatewayOptions, TwoGateways, SENDER};
+use crate::exchange::{
+    envelope_xml, message_with_attachment, mime_message, post_raw, raw_message, signed,
+};
+use crate::gateways::{files_under, sed_for, GatewayOptions, TwoGateways, SENDER};
 
 const DOCTYPE_XXE: &str =
     "<?xml version=\"1.0\"?><!DOCTYPE e [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>";
@@ -251,6 +253,87 @@ async fn hostile_as4_input_is_refused(engine: Engine) {
     assert_healthy_and_delivering(&gws, &client, &url).await;
 }
 both_engines!(hostile_as4, hostile_as4_input_is_refused, multi_thread);
+
+/// Refusals that come after a large attachment was received whole (staged in the payload
+/// store: a file on SQLite, an upload on PostgreSQL) leave the payload store exactly as it
+/// was; the same message done right is stored.
+async fn as4_refusals_leave_the_payload_store_as_it_was(engine: Engine) {
+    let gws = TwoGateways::start(engine).await;
+    let (cert, key) = gws.gateway_files("AT");
+    let client = gws.as4_client(&cert, &key);
+    let url = gws.no.as4_url();
+    let signing = gws.signing_key("AT");
+    let sed = sed_for("case-staged");
+    // Random, so that it stays larger than the inline limit (256 KiB) once gzipped.
+    let mut attachment = vec![0u8; 600 * 1024];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut attachment);
+    let before = gws.no_payload_store().await;
+
+    let mut tampered = attachment.clone();
+    tampered[1000] ^= 1;
+    // Well-formed, but not what the P2000 schema allows.
+    let invalid_sed = sed.replacen("</", "<unexpected-element/></", 1);
+    let cases = [
+        (
+            "attachment digest mismatch (the last part)",
+            message_with_attachment(
+                "staged-1@at.sedgate.test",
+                "case-staged",
+                sed.as_bytes(),
+                &attachment,
+                &tampered,
+                &signing,
+            ),
+            "EBMS:",
+        ),
+        (
+            "SED invalid, attachment whole",
+            message_with_attachment(
+                "staged-2@at.sedgate.test",
+                "case-staged",
+                invalid_sed.as_bytes(),
+                &attachment,
+                &attachment,
+                &signing,
+            ),
+            "EBMS:",
+        ),
+    ];
+    for (what, (ct, body), code) in cases {
+        let (status, answer) = post_raw(&client, &url, &ct, body)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no answer: {e}"));
+        assert_eq!(status, 400, "{what}: {answer}");
+        assert!(answer.contains(code), "{what}: {answer}");
+        // Dropped staging is removed by a task of its own on PostgreSQL.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            gws.no_payload_store().await,
+            before,
+            "{what}: payload store changed"
+        );
+    }
+    assert!(gws.inbox().await.is_empty(), "a refused message was stored");
+
+    let (ct, body) = message_with_attachment(
+        "staged-3@at.sedgate.test",
+        "case-staged",
+        sed.as_bytes(),
+        &attachment,
+        &attachment,
+        &signing,
+    );
+    let (status, answer) = post_raw(&client, &url, &ct, body).await.expect("answer");
+    assert_eq!(status, 200, "{answer}");
+    // Two payload rows, and the attachment's file (SQLite) or upload (PostgreSQL).
+    let after = gws.no_payload_store().await;
+    assert_eq!(after.len(), before.len() + 3, "{after:?}");
+}
+both_engines!(
+    as4_staged_refusals,
+    as4_refusals_leave_the_payload_store_as_it_was,
+    multi_thread
+);
 
 /// The ebMS error answer must be 400 and contain `expected`. A large body may instead see
 /// its connection closed: the gateway answers as soon as it knows, without reading the rest,
@@ -624,27 +707,13 @@ async fn hostile_api_input_is_refused(engine: Engine) {
         "a refused submission was stored"
     );
     assert_eq!(
-        blob_files(&app.state.config.data_dir.join("blobs")),
+        files_under(&app.state.config.data_dir.join("blobs")),
         Vec::<String>::new()
     );
     let (got, body) = post_form(&app, &token, submission(sed.into_bytes(), None)).await;
     assert_eq!(got, 202, "{body}");
 }
 both_engines!(hostile_api, hostile_api_input_is_refused);
-
-/// Every file under `dir` (blobs and unfinished temporary files), as paths.
-fn blob_files(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(blob_files(&path));
-        } else {
-            out.push(path.display().to_string());
-        }
-    }
-    out
-}
 
 /// Tokens: missing, wrong, acting for another institution, reading another's inbox; and
 /// the per-token rate limit.
@@ -768,7 +837,7 @@ async fn receive_one(app: &TestApp) -> String {
     };
     app.state
         .store
-        .store_inbound(&message)
+        .store_inbound(message)
         .await
         .expect("store inbound");
     id.to_string()

@@ -2,11 +2,13 @@
 //! catalogue. The gateway is AT; AT:9900 sends, NO:NAVAT07 and SE:ACC2001 receive (both
 //! hold the BUCs used here in the seeded IR extract).
 
+use std::time::Duration;
+
 use chrono::Utc;
 use reqwest::multipart::{Form, Part};
 use sedgate_bench::sample::sed_with_header;
 use sedgate_gateway::config::Engine;
-use sedgate_gateway::store::{InboundMessage, NewPart, PartType, PayloadData, StoredPayload};
+use sedgate_gateway::store::{InboundMessage, NewPart, PartType, StoredPayload};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -123,8 +125,11 @@ struct Stored {
     messages: u64,
     outbox_pending: u64,
     audit_entries: u64,
+    /// Payload files (SQLite) and staged leftovers: a refusal must not change them.
     blob_files: usize,
     partial_blobs: usize,
+    /// PostgreSQL: uploads of large payloads, referenced or not.
+    uploads: i64,
 }
 
 fn count_files(dir: &std::path::Path) -> usize {
@@ -159,8 +164,119 @@ async fn stored(app: &TestApp) -> Stored {
         audit_entries: store.audit_verify().await.unwrap().entries,
         blob_files: count_files(blobs),
         partial_blobs: count_files(&blobs.join("tmp")),
+        uploads: uploads(app).await,
     }
 }
+
+async fn uploads(app: &TestApp) -> i64 {
+    use sqlx::Row;
+    let url = &app.state.config.database.url;
+    if !url.starts_with("postgres") {
+        return 0;
+    }
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(url).await.unwrap();
+    let n = sqlx::query("SELECT COUNT(*) FROM uploads")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get::<i64, _>(0);
+    db.close().await;
+    n
+}
+
+/// A large attachment (over the inline limit: staged as it streams, a file on SQLite, an
+/// upload on PostgreSQL) on a refused submission, and on a request dropped half way: the
+/// payload store is as it was; the same attachment on an accepted one is stored.
+async fn large_attachments_of_refusals_leave_nothing(engine: Engine) {
+    let app = spawn(engine).await;
+    let token = app.token_for("back-office", &[SENDER]).await;
+    let mut bytes = vec![0u8; 700 * 1024];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let attachment = || {
+        [Attachment {
+            name: "scan.pdf",
+            mime: "application/pdf",
+            bytes: bytes.clone(),
+        }]
+    };
+    let before = stored(&app).await;
+
+    // Refused by the case rules after the attachment was read whole: a follow-up SED on a
+    // case that does not exist.
+    let meta = metadata("NO-SUCH-CASE", "P_BUC_01", "P5000", &[NO]);
+    let refused = send(
+        &app,
+        Some(&token),
+        form(
+            &meta,
+            &sed_xml("P5000", "NO-SUCH-CASE", &[NO]),
+            &attachment(),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    // Dropped staging is removed by a task of its own on PostgreSQL.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stored(&app).await,
+        before,
+        "a refusal changed the payload store"
+    );
+
+    // The client goes away half way through the attachment.
+    let half: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(bytes[..400 * 1024].to_vec()),
+        Err(std::io::Error::other("client gone")),
+    ];
+    let streamed = Part::stream(reqwest::Body::wrap_stream(futures::stream::iter(half)))
+        .file_name("scan.pdf")
+        .mime_str("application/pdf")
+        .unwrap();
+    let meta = metadata("CASE-DROP", "P_BUC_01", "P2000", &[NO]);
+    let form_dropped =
+        form(&meta, &sed_xml("P2000", "CASE-DROP", &[NO]), &[]).part("attachment", streamed);
+    let dropped = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(&token)
+        .multipart(form_dropped)
+        .send()
+        .await;
+    assert!(dropped.is_err(), "the request was not cut: {dropped:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stored(&app).await,
+        before,
+        "a dropped request changed the payload store"
+    );
+
+    let meta = metadata("CASE-KEEP", "P_BUC_01", "P2000", &[NO]);
+    let kept = send(
+        &app,
+        Some(&token),
+        form(&meta, &sed_xml("P2000", "CASE-KEEP", &[NO]), &attachment()),
+        None,
+    )
+    .await;
+    assert_eq!(kept.status, 202, "{}", kept.body);
+    let stored_bytes = app
+        .state
+        .store
+        .payload_bytes(&sha256(&bytes))
+        .await
+        .unwrap()
+        .expect("attachment stored");
+    assert_eq!(stored_bytes, bytes);
+    let after = stored(&app).await;
+    assert_eq!(after.partial_blobs, 0);
+    match engine {
+        Engine::Sqlite => assert_eq!(after.blob_files, before.blob_files + 1),
+        Engine::Postgres => assert_eq!(after.uploads, before.uploads + 1),
+    }
+}
+both_engines!(large_refusals, large_attachments_of_refusals_leave_nothing);
 
 async fn accepts_valid_seds_of_several_sectors(engine: Engine) {
     let app = spawn(engine).await;
@@ -210,16 +326,13 @@ async fn accepts_valid_seds_of_several_sectors(engine: Engine) {
         assert_eq!(history[0]["state"], "accepted");
 
         // The payload row holds the very bytes that were posted.
-        match app
+        let stored = app
             .state
             .store
-            .payload(&sha256(xml.as_bytes()))
+            .payload_bytes(&sha256(xml.as_bytes()))
             .await
-            .unwrap()
-        {
-            Some(PayloadData::Inline(bytes)) => assert_eq!(bytes, xml.as_bytes()),
-            other => panic!("{sed}: payload {other:?}"),
-        }
+            .unwrap();
+        assert_eq!(stored.as_deref(), Some(xml.as_bytes()), "{sed}");
         let (status, case_view) = get(&app, &token, &format!("/api/v1/cases/{case}")).await;
         assert_eq!(status, 200, "{case_view}");
         assert_eq!(case_view["buc"], buc);
@@ -322,21 +435,23 @@ async fn streams_attachments_to_blobs_once_per_receiver(engine: Engine) {
             ]
         );
     }
-    // The attachment lies in the blob directory under its hash, whole.
-    match app.state.store.payload(&sha256(&pdf)).await.unwrap() {
-        Some(PayloadData::Blob(path)) => {
-            let on_disk = std::fs::read(path).unwrap();
-            assert_eq!(on_disk.len(), pdf.len());
-            assert_eq!(sha256(&on_disk), sha256(&pdf));
-        }
-        other => panic!("attachment payload {other:?}"),
+    // Each attachment is stored once under its hash, whole.
+    for attachment in [&pdf, &png] {
+        let stored = app
+            .state
+            .store
+            .payload_bytes(&sha256(attachment))
+            .await
+            .unwrap()
+            .expect("attachment stored");
+        assert_eq!(sha256(&stored), sha256(attachment));
     }
     let after = stored(&app).await;
     assert_eq!(
         (after.messages, after.outbox_pending, after.audit_entries),
         (2, 2, before.audit_entries + 2)
     );
-    assert_eq!((after.blob_files, after.partial_blobs), (2, 0));
+    assert_eq!(after.partial_blobs, 0);
     let (status, case_view) = get(&app, &token, "/api/v1/cases/CASE-ATT").await;
     assert_eq!(status, 200);
     assert_eq!(case_view["messages"].as_array().unwrap().len(), 2);
@@ -349,7 +464,7 @@ async fn receive_peer_case(app: &TestApp, case: &str) {
     let outcome = app
         .state
         .store
-        .store_inbound(&InboundMessage {
+        .store_inbound(InboundMessage {
             id: "peer-1@no.sedgate.test".parse().unwrap(),
             case_id: case.parse().unwrap(),
             buc: "H_BUC_01".parse().unwrap(),
@@ -645,7 +760,7 @@ async fn refuses_each_rule_and_stores_nothing(engine: Engine) {
     assert_eq!(
         app.state
             .store
-            .case_info(&"NEW".parse().unwrap())
+            .case_info(&"NEW".parse().unwrap(), &SENDER.parse().unwrap())
             .await
             .unwrap()
             .map(|c| c.messages),
@@ -676,7 +791,7 @@ async fn replays_with_the_same_idempotency_key(engine: Engine) {
     assert_eq!(first.status, 202, "{}", first.body);
     assert!(!first.replayed);
     let after_first = stored(&app).await;
-    assert_eq!((after_first.messages, after_first.blob_files), (1, 1));
+    assert_eq!(after_first.messages, 1);
 
     // The same request again: the same answer, nothing new (the case rules would refuse a
     // second P2000 on the case; the replay is answered before them).

@@ -19,4 +19,5 @@ mod missoc_publish;
 mod outbox;
 mod render_api;
 mod signed;
+mod store_backends;
 mod store_suite;

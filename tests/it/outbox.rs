@@ -35,7 +35,6 @@ fn config(max_attempts: u32) -> OutboxConfig {
         max_backoff: Duration::from_millis(2),
         poll_interval: Duration::from_millis(10),
         send_timeout: Duration::from_secs(5),
-        lease_margin: Duration::from_secs(30),
     }
 }
 
@@ -66,7 +65,7 @@ async fn one_message(store: &sedgate_gateway::store::Store, id: &str) {
         idempotency: None,
         now: Utc::now(),
     };
-    store.accept_submission(&sub).await.unwrap();
+    store.accept_submission(sub).await.unwrap();
 }
 
 /// Drives the dispatcher until the outbox is settled.
@@ -203,28 +202,29 @@ async fn concurrent_claims_are_disjoint(engine: Engine) {
         one_message(&db.store, id).await;
     }
     let other = sedgate_gateway::store::Store::open(&sedgate_gateway::store::StoreConfig {
-        engine,
-        url: db.url.clone(),
         max_connections: 4,
-        inline_payload_bytes: 1024,
-        blob_dir: db._dir.path().join("blobs"),
+        node: "other-node".into(),
+        ..sedgate_gateway::store::StoreConfig::new(
+            engine,
+            db.url.clone(),
+            db._dir.path().join("blobs"),
+        )
     })
     .await
     .unwrap();
     let now = Utc::now() + chrono::Duration::seconds(1);
-    let lease = Duration::from_secs(60);
     let (a, b) = tokio::join!(
         async {
             let mut got = Vec::new();
             for _ in 0..10 {
-                got.extend(db.store.claim_due(now, lease, 3).await.unwrap());
+                got.extend(db.store.claim_due(now, 3).await.unwrap());
             }
             got
         },
         async {
             let mut got = Vec::new();
             for _ in 0..10 {
-                got.extend(other.claim_due(now, lease, 3).await.unwrap());
+                got.extend(other.claim_due(now, 3).await.unwrap());
             }
             got
         }

@@ -39,7 +39,7 @@ async fn receive_a001(app: &TestApp) {
     let xml = fixture("A001");
     app.state
         .store
-        .store_inbound(&InboundMessage {
+        .store_inbound(InboundMessage {
             id: INBOUND_ID.parse().unwrap(),
             case_id: "CASE-LA1".parse().unwrap(),
             buc: "LA_BUC_01".parse().unwrap(),

@@ -275,7 +275,7 @@ async fn submissions_are_durable_and_idempotent(engine: Engine) {
     let db = fresh_store(engine).await;
     let s = &db.store;
     let out = s
-        .accept_submission(&submission(&["m1@at"], Some(("k1", "h1"))))
+        .accept_submission(submission(&["m1@at"], Some(("k1", "h1"))))
         .await
         .unwrap();
     assert_eq!(out, AcceptOutcome::Accepted);
@@ -286,7 +286,7 @@ async fn submissions_are_durable_and_idempotent(engine: Engine) {
     assert_eq!(s.message_events(&id).await.unwrap()[0].state, "accepted");
     assert_eq!(s.outbox_counts().await.unwrap(), (1, 0));
     let case = s
-        .case_info(&"case-1".parse().unwrap())
+        .case_info(&"case-1".parse().unwrap(), &"AT:9900".parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -294,7 +294,7 @@ async fn submissions_are_durable_and_idempotent(engine: Engine) {
 
     // Same key and request: the first answer, nothing new stored.
     match s
-        .accept_submission(&submission(&["m2@at"], Some(("k1", "h1"))))
+        .accept_submission(submission(&["m2@at"], Some(("k1", "h1"))))
         .await
         .unwrap()
     {
@@ -308,7 +308,7 @@ async fn submissions_are_durable_and_idempotent(engine: Engine) {
         .is_none());
     // Same key, different request.
     assert_eq!(
-        s.accept_submission(&submission(&["m3@at"], Some(("k1", "other"))))
+        s.accept_submission(submission(&["m3@at"], Some(("k1", "other"))))
             .await
             .unwrap(),
         AcceptOutcome::KeyReused
@@ -332,7 +332,8 @@ async fn concurrent_submissions_share_commits_and_fail_alone(engine: Engine) {
     for n in 0..5 {
         subs.push(submission(&[&format!("k{n}@at")], Some(("shared", "same"))));
     }
-    let results = futures::future::join_all(subs.iter().map(|sub| s.accept_submission(sub))).await;
+    let results =
+        futures::future::join_all(subs.iter().map(|sub| s.accept_submission(sub.clone()))).await;
 
     assert!(results[..40]
         .iter()
@@ -366,8 +367,9 @@ async fn concurrent_submissions_share_commits_and_fail_alone(engine: Engine) {
     assert_eq!(s.outbox_counts().await.unwrap(), (42, 0));
     assert_eq!(s.audit_verify().await.unwrap().first_broken, None);
 
+    // Writes that stored something; the conflicting ones were answered without a commit.
     let stats = s.group_commit_stats();
-    assert_eq!(stats.writes, 47);
+    assert_eq!(stats.writes, 42);
     assert!(
         stats.commits * 4 <= stats.writes,
         "47 concurrent writes took {} commits",
@@ -387,9 +389,9 @@ async fn a_cancelled_write_is_not_stored(engine: Engine) {
     let s = &db.store;
     let cancelled = submission(&["gone@at"], None);
     // Polled once (queued, its batch spawned but not yet run), then dropped.
-    assert!(s.accept_submission(&cancelled).now_or_never().is_none());
+    assert!(s.accept_submission(cancelled).now_or_never().is_none());
     assert_eq!(
-        s.accept_submission(&submission(&["kept@at"], None))
+        s.accept_submission(submission(&["kept@at"], None))
             .await
             .unwrap(),
         AcceptOutcome::Accepted
@@ -411,20 +413,16 @@ both_engines!(group_commit_cancel, a_cancelled_write_is_not_stored);
 async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
     let db = fresh_store(engine).await;
     let s = &db.store;
-    s.accept_submission(&submission(&["m1@at", "m2@at"], None))
+    s.accept_submission(submission(&["m1@at", "m2@at"], None))
         .await
         .unwrap();
     let now = Utc::now() + chrono::Duration::seconds(1);
-    let claimed = s.claim_due(now, Duration::from_secs(60), 10).await.unwrap();
+    let claimed = s.claim_due(now, 10).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert_eq!(claimed[0].parts.len(), 1);
     assert_eq!(claimed[0].message.state, MessageState::Sending);
     // Leased: a second claimer gets nothing.
-    assert!(s
-        .claim_due(now, Duration::from_secs(60), 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(s.claim_due(now, 10).await.unwrap().is_empty());
 
     let m1: MessageId = "m1@at".parse().unwrap();
     let m2: MessageId = "m2@at".parse().unwrap();
@@ -432,20 +430,13 @@ async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
     s.record_retry(&m1, 1, later, "connection refused", now)
         .await
         .unwrap();
-    assert!(s
-        .claim_due(now, Duration::from_secs(60), 10)
-        .await
-        .unwrap()
-        .is_empty());
-    let again = s
-        .claim_due(later, Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    assert!(s.claim_due(now, 10).await.unwrap().is_empty());
+    let again = s.claim_due(later, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 1);
 
-    assert!(s.record_delivered(&m1, b"<receipt/>", later).await.unwrap());
-    assert!(!s.record_delivered(&m1, b"<receipt/>", later).await.unwrap());
+    assert!(s.record_delivered(delivery(&m1, later)).await.unwrap());
+    assert!(!s.record_delivered(delivery(&m1, later)).await.unwrap());
     assert_eq!(
         s.message(&m1).await.unwrap().unwrap().state,
         MessageState::Delivered
@@ -475,13 +466,7 @@ async fn outbox_claims_retries_dead_letters_and_redrives(engine: Engine) {
         s.message(&m2).await.unwrap().unwrap().state,
         MessageState::Accepted
     );
-    assert_eq!(
-        s.claim_due(later, Duration::from_secs(60), 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(s.claim_due(later, 10).await.unwrap().len(), 1);
     let history: Vec<String> = s
         .message_events(&m2)
         .await
@@ -516,16 +501,16 @@ async fn inbound_dedups_and_inbox_pages(engine: Engine) {
     let db = fresh_store(engine).await;
     let s = &db.store;
     assert_eq!(
-        s.store_inbound(&inbound("p1@no", b"r1")).await.unwrap(),
+        s.store_inbound(inbound("p1@no", b"r1")).await.unwrap(),
         InboundOutcome::Stored
     );
     assert_eq!(
-        s.store_inbound(&inbound("p1@no", b"other")).await.unwrap(),
+        s.store_inbound(inbound("p1@no", b"other")).await.unwrap(),
         InboundOutcome::Duplicate {
             receipt: b"r1".to_vec()
         }
     );
-    s.store_inbound(&inbound("p2@no", b"r2")).await.unwrap();
+    s.store_inbound(inbound("p2@no", b"r2")).await.unwrap();
     let receivers = vec!["AT:9900".parse().unwrap()];
     let page = s.inbox_list(&receivers, 0, 1, false).await.unwrap();
     assert_eq!(page.len(), 1);
@@ -567,6 +552,7 @@ async fn evidence_is_kept_with_the_message_and_replaced_per_attempt(engine: Engi
     let evidence = |direction, receipt: Option<&[u8]>, verification: &str| Evidence {
         message_id: "ev1@no".parse().unwrap(),
         direction,
+        peer_country: "NO".parse().unwrap(),
         envelope: b"<env:Envelope/>".to_vec(),
         references: vec![EvidenceReference {
             uri: "cid:sed@no".into(),
@@ -584,7 +570,7 @@ async fn evidence_is_kept_with_the_message_and_replaced_per_attempt(engine: Engi
         Some(b"signed receipt"),
         "verified",
     ));
-    assert_eq!(s.store_inbound(&msg).await.unwrap(), InboundOutcome::Stored);
+    assert_eq!(s.store_inbound(msg).await.unwrap(), InboundOutcome::Stored);
     s.record_evidence(&evidence(Direction::Outbound, None, "sent, no receipt yet"))
         .await
         .unwrap();
@@ -610,7 +596,7 @@ async fn audit_chain_detects_tampering(engine: Engine) {
     use sqlx::Executor;
     let db = fresh_store(engine).await;
     db.store
-        .accept_submission(&submission(&["m1@at", "m2@at", "m3@at"], None))
+        .accept_submission(submission(&["m1@at", "m2@at", "m3@at"], None))
         .await
         .unwrap();
     assert_eq!(db.store.audit_verify().await.unwrap().first_broken, None);
@@ -624,30 +610,89 @@ async fn audit_chain_detects_tampering(engine: Engine) {
 }
 both_engines!(audit, audit_chain_detects_tampering);
 
-async fn blob_writer_hashes_before_finishing_and_aborts_cleanly(engine: Engine) {
+fn delivery(id: &MessageId, now: chrono::DateTime<Utc>) -> sedgate_gateway::store::Delivery {
+    sedgate_gateway::store::Delivery {
+        id: id.clone(),
+        receipt: b"<receipt/>".to_vec(),
+        evidence: None,
+        now,
+    }
+}
+
+/// A payload over the inline limit is staged while it streams; dropped unstored it leaves
+/// nothing, stored it reads back whole (from the blob directory or the database's chunks).
+async fn payload_writer_stages_and_leaves_nothing_for_a_refusal(engine: Engine) {
     let db = fresh_store(engine).await;
-    let chunks: [&[u8]; 3] = [b"%PDF-1.7\n", &[0u8; 70_000], b"%%EOF\n"];
+    let s = &db.store;
+    let big = vec![7u8; 300 * 1024];
+    let chunks: [&[u8]; 3] = [b"%PDF-1.7\n", &big, b"%%EOF\n"];
     let mut whole = Sha256::new();
-    let mut writer = db.store.blob_writer().await.unwrap();
+    let mut writer = s.payload_writer();
     for chunk in chunks {
         whole.update(chunk);
         writer.write(chunk).await.unwrap();
     }
     let expected = hex::encode(whole.finalize());
     assert_eq!(writer.sha256_hex(), expected);
-    assert_eq!(writer.size(), 70_015);
-    let written = writer.finish().await.unwrap();
-    assert_eq!(written.hash, expected);
-    let path = db.store.blob_path(&expected);
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), 70_015);
+    let size = 300 * 1024 + 15;
+    assert_eq!(writer.size(), size as u64);
+    let staged = writer.finish().await.unwrap();
+    assert_eq!(
+        (staged.hash.as_str(), staged.size),
+        (expected.as_str(), size as u64)
+    );
 
-    let mut refused = db.store.blob_writer().await.unwrap();
-    refused.write(b"half an upload").await.unwrap();
-    refused.abort().await;
-    let tmp = db.store.blob_dir().join("tmp");
-    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+    // A refusal: the staged payload is dropped unstored.
+    let mut refused = s.payload_writer();
+    refused.write(&vec![1u8; 400 * 1024]).await.unwrap();
+    let refused = refused.finish().await.unwrap();
+    let refused_hash = refused.hash.clone();
+    drop(refused);
+
+    let mut sub = submission(&["big@at"], None);
+    sub.messages[0].parts.push(staged.part(
+        PartType::Attachment,
+        "att@at".into(),
+        "application/pdf".into(),
+        Some("scan.pdf".into()),
+    ));
+    assert_eq!(
+        s.accept_submission(sub).await.unwrap(),
+        AcceptOutcome::Accepted
+    );
+    drop(staged);
+    // Dropped uploads are discarded by a spawned task.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stored = s.payload_bytes(&expected).await.unwrap().unwrap();
+    assert_eq!(stored.len(), size);
+    assert_eq!(hex::encode(Sha256::digest(&stored)), expected);
+    assert!(s.payload_bytes(&refused_hash).await.unwrap().is_none());
+    match engine {
+        Engine::Sqlite => {
+            assert_eq!(
+                std::fs::metadata(s.blob_path(&expected)).unwrap().len(),
+                size as u64
+            );
+            assert!(!s.blob_path(&refused_hash).exists());
+            let tmp = s.blob_dir().join("tmp");
+            assert_eq!(
+                std::fs::read_dir(tmp).unwrap().count(),
+                0,
+                "nothing staged is left"
+            );
+        }
+        Engine::Postgres => {
+            use sqlx::Executor;
+            let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+            let uploads: i64 = sqlx::Row::get(
+                &raw.fetch_one("SELECT COUNT(*) FROM uploads").await.unwrap(),
+                0,
+            );
+            assert_eq!(uploads, 1, "only the stored payload's upload is left");
+        }
+    }
 }
 both_engines!(
-    blobs,
-    blob_writer_hashes_before_finishing_and_aborts_cleanly
+    payload_staging,
+    payload_writer_stages_and_leaves_nothing_for_a_refusal
 );

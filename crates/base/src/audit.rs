@@ -51,6 +51,9 @@ pub struct ChainWalk {
     expected_seq: i64,
     entries: u64,
     first_broken: Option<i64>,
+    /// A head persisted after the fact (it may lag behind the chain): the entry with this
+    /// seq must exist and have this hash.
+    checkpoint: Option<(i64, String)>,
 }
 
 impl Default for ChainWalk {
@@ -60,11 +63,21 @@ impl Default for ChainWalk {
             expected_seq: 1,
             entries: 0,
             first_broken: None,
+            checkpoint: None,
         }
     }
 }
 
 impl ChainWalk {
+    /// A walk that also checks a lagging head: entry `seq` must exist with `hash`; entries
+    /// after it (written since the head was persisted) are fine.
+    pub fn with_checkpoint(seq: i64, hash: &str) -> Self {
+        ChainWalk {
+            checkpoint: (seq > 0).then(|| (seq, hash.to_owned())),
+            ..ChainWalk::default()
+        }
+    }
+
     /// Feeds the next stored row. Returns false once the chain is broken (the caller may
     /// stop reading).
     pub fn push(&mut self, entry: &AuditEntry, stored_prev: &str, stored_hash: &str) -> bool {
@@ -79,6 +92,12 @@ impl ChainWalk {
             self.first_broken = Some(entry.seq.min(self.expected_seq));
             return false;
         }
+        if let Some((seq, hash)) = &self.checkpoint {
+            if *seq == entry.seq && hash != stored_hash {
+                self.first_broken = Some(entry.seq);
+                return false;
+            }
+        }
         self.prev = stored_hash.to_owned();
         self.expected_seq += 1;
         true
@@ -90,6 +109,19 @@ impl ChainWalk {
         let first_broken = self.first_broken.or_else(|| {
             let (seq, hash) = head?;
             (seq != self.expected_seq - 1 || hash != self.prev).then_some(self.expected_seq)
+        });
+        AuditReport {
+            entries: self.entries,
+            first_broken,
+        }
+    }
+
+    /// Ends a walk begun `with_checkpoint`: rows deleted at the end up to the checkpoint
+    /// are reported at the first missing seq.
+    pub fn finish_checked(self) -> AuditReport {
+        let first_broken = self.first_broken.or_else(|| {
+            let (seq, _) = self.checkpoint.as_ref()?;
+            (self.expected_seq - 1 < *seq).then_some(self.expected_seq)
         });
         AuditReport {
             entries: self.entries,
@@ -146,6 +178,23 @@ mod tests {
                 first_broken: None
             }
         );
+    }
+
+    #[test]
+    fn a_lagging_checkpoint_accepts_later_entries_and_catches_a_deleted_tail() {
+        let rows = chain(5);
+        let walk_with = |rows: &[(AuditEntry, String, String)], seq: i64, hash: &str| {
+            let mut w = ChainWalk::with_checkpoint(seq, hash);
+            for (e, p, h) in rows {
+                w.push(e, p, h);
+            }
+            w.finish_checked().first_broken
+        };
+        let h3 = rows[2].2.clone();
+        assert_eq!(walk_with(&rows, 3, &h3), None);
+        assert_eq!(walk_with(&rows[..2], 3, &h3), Some(3));
+        assert_eq!(walk_with(&rows, 3, "forged"), Some(3));
+        assert_eq!(walk_with(&rows, 0, GENESIS), None);
     }
 
     #[test]

@@ -85,6 +85,7 @@ fn gateway_config(
     config.data_dir = data_dir.clone();
     config.database = DatabaseConfig {
         engine,
+        node: None,
         url,
         max_connections: base.database.max_connections.max(8),
         inline_payload_bytes: base.database.inline_payload_bytes,

@@ -47,11 +47,10 @@ pub async fn run(config: &Config, args: &IrArgs) -> Result<(), BenchError> {
         ),
     };
     let store = Store::open(&sedgate_gateway::store::StoreConfig {
-        engine,
-        url,
         max_connections: config.database.max_connections,
         inline_payload_bytes: config.database.inline_payload_bytes,
-        blob_dir: dir.path().join("blobs"),
+        role: sedgate_gateway::store::Role::Tool,
+        ..sedgate_gateway::store::StoreConfig::new(engine, url, dir.path().join("blobs"))
     })
     .await?;
     let mut rows = Vec::new();

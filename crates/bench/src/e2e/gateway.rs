@@ -240,6 +240,36 @@ impl Gateway {
         let _ = child.wait();
     }
 
+    /// SIGKILL, as a crash would: nothing is drained.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs `sedgate --config <this gateway's config> <args>`; its success and output.
+    pub fn cli(&self, args: &[&str]) -> Result<(bool, String), BenchError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| BenchError::Setup(format!("cannot find the sedgate binary: {e}")))?;
+        let out = Command::new(exe)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(&self.repo)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                BenchError::Setup(format!("cannot run sedgate {}: {e}", args.join(" ")))
+            })?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
     /// The number of institutions `/readyz` reports.
     pub async fn institutions(&self, http: &reqwest::Client) -> Option<u64> {
         let v: serde_json::Value = http
@@ -261,17 +291,24 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 
-/// AT (sender) and NO (receiver).
+/// AT (sender) and NO (receiver); with `--nodes`, further AT nodes on AT's database.
 pub struct Pair {
     pub at: Gateway,
     pub no: Gateway,
+    /// AT nodes 2..: same country, same database, own listeners and data directory.
+    pub at_siblings: Vec<Gateway>,
+}
+
+/// Where a gateway keeps its data: a fresh database, or (a further node) another's.
+struct Placement<'a> {
+    /// The node name (`[gateway] node`) and the directory name of its data.
+    node: String,
+    /// The database of the first node of the country, for a further node.
+    shared: Option<&'a Gateway>,
 }
 
 impl Pair {
@@ -280,6 +317,16 @@ impl Pair {
         dir: &Path,
         files: &RunFiles,
         settings: &PairSettings,
+    ) -> Result<Pair, BenchError> {
+        Self::prepare_nodes(dir, files, settings, 1).await
+    }
+
+    /// As [`Pair::prepare`], with `at_nodes` AT nodes sharing AT's database.
+    pub async fn prepare_nodes(
+        dir: &Path,
+        files: &RunFiles,
+        settings: &PairSettings,
+        at_nodes: usize,
     ) -> Result<Pair, BenchError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
@@ -291,11 +338,48 @@ impl Pair {
         ]);
         let ap_file = dir.join("access-points.json");
         std::fs::write(&ap_file, aps.to_string()).map_err(io_error(&ap_file))?;
-        let at = Self::gateway(dir, files, settings, "AT", [ports[0], ports[1]], &ap_file).await?;
-        let no = Self::gateway(dir, files, settings, "NO", [ports[2], ports[3]], &ap_file).await?;
-        Ok(Pair { at, no })
+        let first = |country: &str| Placement {
+            node: country.to_lowercase(),
+            shared: None,
+        };
+        let at = Self::gateway(
+            dir,
+            files,
+            settings,
+            "AT",
+            [ports[0], ports[1]],
+            &ap_file,
+            first("AT"),
+        )
+        .await?;
+        let no = Self::gateway(
+            dir,
+            files,
+            settings,
+            "NO",
+            [ports[2], ports[3]],
+            &ap_file,
+            first("NO"),
+        )
+        .await?;
+        let mut at_siblings = Vec::new();
+        for n in 2..=at_nodes {
+            let placement = Placement {
+                node: format!("at-{n}"),
+                shared: Some(&at),
+            };
+            let ports = [free_port()?, free_port()?];
+            at_siblings
+                .push(Self::gateway(dir, files, settings, "AT", ports, &ap_file, placement).await?);
+        }
+        Ok(Pair {
+            at,
+            no,
+            at_siblings,
+        })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn gateway(
         dir: &Path,
         files: &RunFiles,
@@ -303,11 +387,16 @@ impl Pair {
         country: &'static str,
         [api_port, as4_port]: [u16; 2],
         ap_file: &Path,
+        placement: Placement<'_>,
     ) -> Result<Gateway, BenchError> {
         let lower = country.to_lowercase();
-        let data = dir.join(&lower);
+        let node = placement.node;
+        let data = dir.join(&node);
         std::fs::create_dir_all(&data).map_err(io_error(&data))?;
-        let database_url = fresh_database(settings.engine, &data).await?;
+        let database_url = match placement.shared {
+            Some(first) => first.database_url.clone(),
+            None => fresh_database(settings.engine, &data).await?,
+        };
         let pki = &files.pki.dir;
         let repo = &settings.repo;
         let signing = if settings.signed {
@@ -319,6 +408,7 @@ impl Pair {
             r#"
 [gateway]
 country = "{country}"
+node = "{node}"
 party_domain = "{lower}.bench.sedgate.test"
 data_dir = "{data}"
 [database]
@@ -359,18 +449,24 @@ level = "warn"
             orgs = files.organisations_csv.display(),
             ap = ap_file.display(),
         );
-        let config_path = dir.join(format!("{lower}.toml"));
+        let config_path = dir.join(format!("{node}.toml"));
         std::fs::write(&config_path, &toml).map_err(io_error(&config_path))?;
         let config = Config::load(&config_path)
             .map_err(|e| BenchError::Setup(format!("generated config: {e}")))?;
-        let institution = if country == "AT" { SENDER } else { RECEIVER };
-        let token = add_client(&config, institution).await?;
+        let token = match placement.shared {
+            // The back-office client lives in the shared database.
+            Some(first) => first.token.clone(),
+            None => {
+                let institution = if country == "AT" { SENDER } else { RECEIVER };
+                add_client(&config, institution).await?
+            }
+        };
         Ok(Gateway {
             country,
             config: config_path,
             api: format!("http://127.0.0.1:{api_port}"),
             database_url,
-            log: dir.join(format!("{lower}.log")),
+            log: dir.join(format!("{node}.log")),
             token,
             repo: repo.clone(),
             child: None,
@@ -379,6 +475,9 @@ level = "warn"
 
     pub async fn stop(&mut self) {
         self.at.stop().await;
+        for sibling in &mut self.at_siblings {
+            sibling.stop().await;
+        }
         self.no.stop().await;
     }
 
@@ -390,7 +489,8 @@ level = "warn"
 
 /// Creates (and migrates) the gateway's database and a back-office client in it.
 async fn add_client(config: &Config, institution: &str) -> Result<String, BenchError> {
-    let store = sedgate_gateway::app::open_store(config).await?;
+    let store =
+        sedgate_gateway::app::open_store(config, sedgate_gateway::store::Role::Tool).await?;
     let token = generate_token();
     let result = store
         .add_api_client(

@@ -7,15 +7,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 
 use super::auth::AuthClient;
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::store::{InboxItem, PayloadData};
+use crate::store::InboxItem;
 use sedgate_base::domain::MessageId;
 
 pub fn router() -> Router<AppState> {
@@ -137,13 +136,11 @@ pub(super) async fn visible_item(
 }
 
 pub(super) async fn load_bytes(state: &AppState, hash: &str) -> Result<Vec<u8>, ApiError> {
-    match state.store.payload(hash).await? {
-        Some(PayloadData::Inline(bytes)) => Ok(bytes),
-        Some(PayloadData::Blob(path)) => tokio::fs::read(&path)
-            .await
-            .map_err(|e| ApiError::internal(&format!("payload {hash}: {e}"))),
-        None => Err(ApiError::internal(&format!("payload {hash} is missing"))),
-    }
+    state
+        .store
+        .payload_bytes(hash)
+        .await?
+        .ok_or_else(|| ApiError::internal(&format!("payload {hash} is missing")))
 }
 
 /// SEDs received for the client's institutions, oldest first.
@@ -234,31 +231,12 @@ pub async fn part(
     let part = item.parts.iter().find(|p| p.idx == idx).ok_or_else(|| {
         ApiError::not_found("unknown_part", format!("inbox item {id} has no part {idx}"))
     })?;
-    let body = match state.store.payload(&part.hash).await? {
-        Some(PayloadData::Inline(bytes)) => Body::from(bytes),
-        Some(PayloadData::Blob(path)) => {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|e| ApiError::internal(&format!("payload {}: {e}", part.hash)))?;
-            Body::from_stream(futures::stream::unfold(file, |mut file| async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                match file.read(&mut buf).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
-                    }
-                    Err(e) => Some((Err(e), file)),
-                }
-            }))
-        }
-        None => {
-            return Err(ApiError::internal(&format!(
-                "payload {} is missing",
-                part.hash
-            )))
-        }
-    };
+    let stored = state
+        .store
+        .payload_body(&part.hash)
+        .await?
+        .ok_or_else(|| ApiError::internal(&format!("payload {} is missing", part.hash)))?;
+    let body = Body::from_stream(state.store.payload_stream(stored));
     Ok((
         [
             (header::CONTENT_TYPE, part.mime_type.clone()),

@@ -27,8 +27,8 @@ use crate::app::AppState;
 use crate::ir::route::{route, RouteError, RouteQuery};
 use crate::sed::{self, RequestIds, RuleViolation, SedHeader, SubmissionFacts, XsdError};
 use crate::store::{
-    AcceptOutcome, BlobWriter, Direction, IdempotencyRecord, MessageEvent, MessageRecord,
-    NewOutboundMessage, NewPart, PartRecord, PartType, SavedResponse, StoredPayload, Submission,
+    AcceptOutcome, Direction, IdempotencyRecord, MessageEvent, MessageRecord, NewOutboundMessage,
+    PartRecord, PartType, PayloadWriter, SavedResponse, StagedPart, Submission,
 };
 use sedgate_base::domain::{
     BucRole, BucType, CaseId, CdmVersion, CountryCode, InstitutionId, MessageId, SedType,
@@ -324,9 +324,9 @@ async fn check_document(
     Ok(meta.case_id.clone().unwrap_or(header.case_id))
 }
 
-/// An attachment written to a blob file that is not yet durable.
+/// An attachment streamed into a payload writer, not yet finished.
 struct PendingAttachment {
-    writer: BlobWriter,
+    writer: PayloadWriter,
     filename: Option<String>,
     mime_type: String,
     hash: String,
@@ -343,17 +343,16 @@ impl Attachments {
         }
     }
 
-    /// Makes every blob durable; on a failure the rest are dropped.
+    /// Makes every staged payload durable; on a failure the rest are dropped.
     async fn finish(self) -> Result<Vec<FinishedAttachment>, ApiError> {
         let mut done = Vec::with_capacity(self.0.len());
         let mut pending = self.0.into_iter();
         while let Some(a) = pending.next() {
             match a.writer.finish().await {
-                Ok(written) => done.push(FinishedAttachment {
+                Ok(staged) => done.push(FinishedAttachment {
                     filename: a.filename,
                     mime_type: a.mime_type,
-                    hash: written.hash,
-                    size: written.size,
+                    staged,
                 }),
                 Err(e) => {
                     for rest in pending {
@@ -367,11 +366,11 @@ impl Attachments {
     }
 }
 
+/// Staged until the submission is stored; dropped, it leaves nothing behind.
 struct FinishedAttachment {
     filename: Option<String>,
     mime_type: String,
-    hash: String,
-    size: u64,
+    staged: StagedPart,
 }
 
 fn attachment_header(field: &Field<'_>) -> Result<(Option<String>, String), ApiError> {
@@ -402,14 +401,15 @@ fn attachment_header(field: &Field<'_>) -> Result<(Option<String>, String), ApiE
     Ok((filename, mime_type))
 }
 
-/// Streams one attachment into a blob file, hashing on the way, never holding it whole.
+/// Streams one attachment into a payload writer, hashing on the way, never holding it
+/// whole.
 async fn stream_attachment(
     state: &AppState,
     field: &mut Field<'_>,
     cap: u64,
 ) -> Result<PendingAttachment, ApiError> {
     let (filename, mime_type) = attachment_header(field)?;
-    let mut writer = state.store.blob_writer().await?;
+    let mut writer = state.store.payload_writer();
     loop {
         let chunk: Bytes = match field.chunk().await {
             Ok(Some(chunk)) => chunk,
@@ -555,7 +555,7 @@ struct Decision {
 }
 
 async fn decide(state: &AppState, meta: &Metadata, case_id: &CaseId) -> Result<Decision, ApiError> {
-    let case = state.store.case_info(case_id).await?;
+    let case = state.store.case_info(case_id, &meta.sender).await?;
     let (case_exists, sender_role, receiver_role) = match &case {
         None => (false, BucRole::CaseOwner, BucRole::CounterParty),
         Some(info) if info.buc != meta.buc => {
@@ -609,24 +609,14 @@ async fn decide(state: &AppState, meta: &Metadata, case_id: &CaseId) -> Result<D
     Ok(Decision { peers })
 }
 
-/// The SED payload: in the row when small, else in the blob directory.
-async fn store_sed(
-    state: &AppState,
-    sed_bytes: &[u8],
-) -> Result<(String, StoredPayload), ApiError> {
+/// The SED payload: inline when small, else staged like an attachment.
+async fn store_sed(state: &AppState, sed_bytes: &[u8]) -> Result<StagedPart, ApiError> {
     if sed_bytes.len() as u64 <= state.store.inline_payload_bytes() {
-        let hash = hex::encode(Sha256::digest(sed_bytes));
-        return Ok((
-            hash,
-            StoredPayload::Inline(Bytes::copy_from_slice(sed_bytes)),
-        ));
+        return Ok(StagedPart::inline(Bytes::copy_from_slice(sed_bytes)));
     }
-    let mut writer = state.store.blob_writer().await?;
-    if let Err(e) = writer.write(sed_bytes).await {
-        writer.abort().await;
-        return Err(e.into());
-    }
-    Ok((writer.finish().await?.hash, StoredPayload::Blob))
+    let mut writer = state.store.payload_writer();
+    writer.write(sed_bytes).await?;
+    Ok(writer.finish().await?)
 }
 
 fn build_messages(
@@ -634,35 +624,28 @@ fn build_messages(
     meta: &Metadata,
     case_id: &CaseId,
     decision: &Decision,
-    sed: (&str, &StoredPayload, u64),
+    sed: &StagedPart,
     attachments: &[FinishedAttachment],
 ) -> Vec<NewOutboundMessage> {
-    let (sed_hash, sed_stored, sed_size) = sed;
     decision
         .peers
         .iter()
         .map(|(receiver, peer_country)| {
             let id = MessageId::generate(&state.config.party_domain);
             let mut parts = Vec::with_capacity(1 + attachments.len());
-            parts.push(NewPart {
-                part_type: PartType::Sed,
-                content_id: format!("sed.{id}"),
-                mime_type: "application/xml".to_owned(),
-                filename: None,
-                hash: sed_hash.to_owned(),
-                size: sed_size,
-                stored: sed_stored.clone(),
-            });
+            parts.push(sed.part(
+                PartType::Sed,
+                format!("sed.{id}"),
+                "application/xml".to_owned(),
+                None,
+            ));
             for (n, a) in attachments.iter().enumerate() {
-                parts.push(NewPart {
-                    part_type: PartType::Attachment,
-                    content_id: format!("attachment{}.{id}", n + 1),
-                    mime_type: a.mime_type.clone(),
-                    filename: a.filename.clone(),
-                    hash: a.hash.clone(),
-                    size: a.size,
-                    stored: StoredPayload::Blob,
-                });
+                parts.push(a.staged.part(
+                    PartType::Attachment,
+                    format!("attachment{}.{id}", n + 1),
+                    a.mime_type.clone(),
+                    a.filename.clone(),
+                ));
             }
             NewOutboundMessage {
                 id,
@@ -713,40 +696,29 @@ pub async fn submit(
     let attachments = read_attachments(&state, &mut multipart).await?;
     let request_hash = request_hash(&metadata_raw, &sed_bytes, &attachments);
 
-    if let Some(key) = &key {
-        match state.store.saved_response(&client.id, key).await {
-            Ok(None) => {}
-            Ok(Some(saved)) => {
-                attachments.abort().await;
-                return if saved.request_hash == request_hash {
-                    replay(saved)
-                } else {
-                    Err(key_reused())
-                };
-            }
-            Err(e) => {
-                attachments.abort().await;
-                return Err(e.into());
-            }
-        }
-    }
+    // A retry of an accepted request is answered by the store (its conflict on the key
+    // replays the saved answer), which costs no statement on the first attempt. Only when
+    // the rules refuse the retry (its first attempt started the case, say) is the saved
+    // answer looked up here.
     let decision = match decide(&state, &meta, &case_id).await {
         Ok(decision) => decision,
-        Err(e) => {
+        Err(refusal) => {
             attachments.abort().await;
-            return Err(e);
+            if let Some(key) = &key {
+                if let Some(saved) = state.store.saved_response(&client.id, key).await? {
+                    return if saved.request_hash == request_hash {
+                        replay(saved)
+                    } else {
+                        Err(key_reused())
+                    };
+                }
+            }
+            return Err(refusal);
         }
     };
     let attachments = attachments.finish().await?;
-    let (sed_hash, sed_stored) = store_sed(&state, &sed_bytes).await?;
-    let messages = build_messages(
-        &state,
-        &meta,
-        &case_id,
-        &decision,
-        (&sed_hash, &sed_stored, sed_bytes.len() as u64),
-        &attachments,
-    );
+    let sed = store_sed(&state, &sed_bytes).await?;
+    let messages = build_messages(&state, &meta, &case_id, &decision, &sed, &attachments);
     let accepted = SubmissionAccepted {
         submission_id: uuid::Uuid::new_v4().to_string(),
         messages: messages
@@ -770,7 +742,8 @@ pub async fn submit(
         }),
         now: Utc::now(),
     };
-    match state.store.accept_submission(&submission).await? {
+    // `sed` and `attachments` stay staged until the store has answered.
+    match state.store.accept_submission(submission).await? {
         AcceptOutcome::Accepted => {}
         // A concurrent request with the same key committed first.
         AcceptOutcome::Replayed(saved) => return replay(saved),

@@ -24,7 +24,7 @@ use crate::ops::metrics::Metrics;
 use crate::outbox::as4_sender::As4Sender;
 use crate::outbox::Dispatcher;
 use crate::sed::{Catalogue, XsdPool};
-use crate::store::{Store, StoreConfig, StoreError};
+use crate::store::{Role, Store, StoreConfig, StoreError};
 use crate::transport::{
     serve_plain, serve_tls, ListenerStats, MessageSecurity, OutboundClient, OutboundTimeouts,
     ServeOptions, TlsReloader, TlsSettings,
@@ -62,23 +62,53 @@ pub enum StartError {
     Other(String),
 }
 
-pub fn store_config(config: &Config) -> StoreConfig {
-    StoreConfig {
-        engine: config.database.engine,
-        url: config.database.url.clone(),
+pub fn store_config(config: &Config, role: Role) -> Result<StoreConfig, StartError> {
+    let node = match &config.database.node {
+        Some(node) => node.clone(),
+        None => node_id(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?,
+    };
+    Ok(StoreConfig {
         max_connections: config.database.max_connections,
         inline_payload_bytes: config.database.inline_payload_bytes,
-        blob_dir: config.data_dir.join("blobs"),
+        node,
+        role,
+        ..StoreConfig::new(
+            config.database.engine,
+            config.database.url.clone(),
+            config.data_dir.join("blobs"),
+        )
+    })
+}
+
+/// The node id kept in the data directory, made at first start.
+fn node_id(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is empty",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
+        }
+        Err(e) => Err(e),
     }
 }
 
-/// Opens the store and applies migrations (creating the data directory first).
-pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+/// Opens the store and applies migrations (creating the data directory first); a
+/// `Role::Tool` (a CLI command) never takes over the running gateway's claims.
+pub async fn open_store(config: &Config, role: Role) -> Result<Store, StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
-    Ok(Store::open(&store_config(config)).await?)
+    Ok(Store::open(&store_config(config, role)?).await?)
 }
 
 /// The SED schemas as a directory: the configured one, or the built-in ones written under
@@ -172,7 +202,7 @@ impl Application {
                 Ok((catalogue, render))
             })
         };
-        let store = open_store(&config).await?;
+        let store = open_store(&config, Role::Gateway).await?;
         steps.mark("store");
         let metrics = Arc::new(Metrics::new());
         let xsd = XsdPool::start(&schema_dir, config.sed.validator_threads)?;

@@ -88,6 +88,10 @@ struct RawGateway {
     /// Domain part of generated MessageIds.
     party_domain: String,
     data_dir: PathBuf,
+    /// This node's id, stable across restarts (several nodes of one country may share a
+    /// PostgreSQL database). Default: an id kept in `data_dir/node-id`.
+    #[serde(default)]
+    node: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,9 +178,6 @@ struct RawOutbox {
     poll_interval: Duration,
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     send_timeout: Duration,
-    /// A claim lasts `send_timeout` plus this; a crashed node's claims come back after it.
-    #[serde(default = "default_lease_margin", with = "humantime_serde")]
-    lease_margin: Duration,
 }
 
 impl Default for RawOutbox {
@@ -189,7 +190,6 @@ impl Default for RawOutbox {
             max_backoff: default_max_backoff(),
             poll_interval: default_poll_interval(),
             send_timeout: default_send_timeout(),
-            lease_margin: default_lease_margin(),
         }
     }
 }
@@ -304,9 +304,6 @@ fn default_poll_interval() -> Duration {
 fn default_send_timeout() -> Duration {
     Duration::from_secs(120)
 }
-fn default_lease_margin() -> Duration {
-    Duration::from_secs(30)
-}
 fn default_validator_threads() -> usize {
     2
 }
@@ -371,11 +368,13 @@ impl Config {
     }
 }
 
-pub use sedgate_db::Engine;
+pub use sedgate_store::Engine;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub engine: Engine,
+    /// `[gateway] node`, if configured.
+    pub node: Option<String>,
     pub url: String,
     pub max_connections: u32,
     pub inline_payload_bytes: u64,
@@ -422,7 +421,6 @@ pub struct OutboxConfig {
     pub max_backoff: Duration,
     pub poll_interval: Duration,
     pub send_timeout: Duration,
-    pub lease_margin: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -665,6 +663,7 @@ impl RawConfig {
             data_dir: self.gateway.data_dir,
             database: DatabaseConfig {
                 engine,
+                node: self.gateway.node,
                 url: self.database.url,
                 max_connections: self.database.max_connections,
                 inline_payload_bytes: self.database.inline_payload_bytes,
@@ -702,7 +701,6 @@ impl RawConfig {
                 max_backoff: self.outbox.max_backoff,
                 poll_interval: self.outbox.poll_interval,
                 send_timeout: self.outbox.send_timeout,
-                lease_margin: self.outbox.lease_margin,
             },
             sed: SedConfig {
                 schema_dir: self.sed.schema_dir,

@@ -194,7 +194,12 @@ pub async fn show(
     let parts = state.store.message_parts(&m.id).await?;
     let receipt = match m.direction {
         Direction::Outbound => state.store.outbound_receipt(&m.id).await?,
-        Direction::Inbound => state.store.inbound_receipt(&m.id).await?,
+        Direction::Inbound => {
+            state
+                .store
+                .inbound_receipt(&m.id, m.peer_country.as_str())
+                .await?
+        }
     };
     let timeline = events
         .into_iter()

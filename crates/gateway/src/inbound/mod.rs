@@ -25,15 +25,14 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use chrono::Utc;
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use std::collections::HashMap;
 
 use crate::app::AppState;
 use crate::ops::metrics::{EbmsLabels, OutcomeLabels};
 use crate::store::{
-    BlobWriter, Evidence, EvidenceReference, InboundMessage, InboundOutcome, NewPart,
-    PartType as StoredPartType, StoredPayload,
+    Evidence, EvidenceReference, InboundMessage, InboundOutcome, PartType as StoredPartType,
+    PayloadWriter, StagedPart,
 };
 use crate::transport::PeerIdentity;
 use sedgate_as4::eessi::{payload_refs, read_user_message, PayloadRef, SedHeaderInfo};
@@ -43,7 +42,7 @@ use sedgate_as4::{
     build_error, build_receipt, check_attachments, check_profile, parse_envelope, As4Envelope,
     As4Error, EbmsCode, EbmsError, MessageInfo, PartType, ProfileRules, UserMessage,
 };
-use sedgate_base::domain::MessageId;
+use sedgate_base::domain::{CountryCode, MessageId};
 use sedgate_base::xml::XmlLimits;
 use sedgate_wssec::{self as wssec, AttachmentContent, AttachmentDigest, Digester, WsSecError};
 
@@ -172,7 +171,7 @@ enum Sink {
     /// The SED, needed whole for validation.
     Memory(Vec<u8>),
     /// Boxed: a writer is much larger than a buffer handle.
-    Blob(Box<BlobWriter>),
+    Blob(Box<PayloadWriter>),
 }
 
 struct IncomingPart {
@@ -219,6 +218,7 @@ impl InboundSecurity {
     fn evidence(
         &self,
         id: &MessageId,
+        peer_country: &CountryCode,
         envelope: &[u8],
         receipt: &[u8],
         now: chrono::DateTime<Utc>,
@@ -226,6 +226,7 @@ impl InboundSecurity {
         Evidence {
             message_id: id.clone(),
             direction: crate::store::Direction::Inbound,
+            peer_country: peer_country.clone(),
             envelope: envelope.to_vec(),
             references: evidence_references(&self.verified.references),
             receipt: Some(receipt.to_vec()),
@@ -307,9 +308,8 @@ fn verify_signed(
 
 struct Received {
     part: PayloadRef,
-    hash: String,
-    size: u64,
-    stored: StoredPayload,
+    /// Staged until the message is stored; dropped, it leaves nothing behind.
+    staged: StagedPart,
     /// The SED's bytes, kept for validation.
     sed: Option<Bytes>,
 }
@@ -482,35 +482,25 @@ async fn finish_part(
     sink_write(&mut sink, &out, sed_cap).await?;
     match sink {
         Sink::Memory(bytes) => {
-            let hash = hex::encode(Sha256::digest(&bytes));
             let bytes = Bytes::from(bytes);
-            let size = bytes.len() as u64;
-            let stored = if size <= state.store.inline_payload_bytes() {
-                StoredPayload::Inline(bytes.clone())
+            let staged = if bytes.len() as u64 <= state.store.inline_payload_bytes() {
+                StagedPart::inline(bytes.clone())
             } else {
-                let mut writer = state.store.blob_writer().await.map_err(delivery_failure)?;
+                let mut writer = state.store.payload_writer();
                 writer.write(&bytes).await.map_err(delivery_failure)?;
-                writer.finish().await.map_err(delivery_failure)?;
-                StoredPayload::Blob
+                writer.finish().await.map_err(delivery_failure)?
             };
             Ok(Received {
                 part: reference,
-                hash,
-                size,
-                stored,
+                staged,
                 sed: Some(bytes),
             })
         }
-        Sink::Blob(writer) => {
-            let written = writer.finish().await.map_err(delivery_failure)?;
-            Ok(Received {
-                part: reference,
-                hash: written.hash,
-                size: written.size,
-                stored: StoredPayload::Blob,
-                sed: None,
-            })
-        }
+        Sink::Blob(writer) => Ok(Received {
+            part: reference,
+            staged: writer.finish().await.map_err(delivery_failure)?,
+            sed: None,
+        }),
     }
 }
 
@@ -623,9 +613,7 @@ async fn sink_for(state: &AppState, reference: &PayloadRef) -> Result<Sink, Refu
     Ok(if reference.part_type == PartType::Sed {
         Sink::Memory(Vec::new())
     } else {
-        Sink::Blob(Box::new(
-            state.store.blob_writer().await.map_err(delivery_failure)?,
-        ))
+        Sink::Blob(Box::new(state.store.payload_writer()))
     })
 }
 
@@ -768,27 +756,33 @@ async fn process(
         .ok_or(As4Error::SedNotFirst { found: None })?;
     validate_sed(state, &info, sed).await?;
 
+    // `run.received` keeps the staged payloads until the store has answered.
     let parts = run
         .received
-        .into_iter()
-        .map(|r| NewPart {
-            part_type: match r.part.part_type {
-                PartType::Sed => StoredPartType::Sed,
-                PartType::Attachment => StoredPartType::Attachment,
-            },
-            content_id: r.part.content_id,
-            mime_type: r.part.mime_type,
-            filename: None,
-            hash: r.hash,
-            size: r.size,
-            stored: r.stored,
+        .iter()
+        .map(|r| {
+            r.staged.part(
+                match r.part.part_type {
+                    PartType::Sed => StoredPartType::Sed,
+                    PartType::Attachment => StoredPartType::Attachment,
+                },
+                r.part.content_id.clone(),
+                r.part.mime_type.clone(),
+                None,
+            )
         })
         .collect();
     let now = Utc::now();
     let receipt = receipt_for(state, um, security.as_ref()).await?;
-    let evidence = security
-        .as_ref()
-        .map(|s| s.evidence(&info.message_id, &run.root, &receipt, now));
+    let evidence = security.as_ref().map(|s| {
+        s.evidence(
+            &info.message_id,
+            &info.sender.country(),
+            &run.root,
+            &receipt,
+            now,
+        )
+    });
     let message = InboundMessage {
         id: info.message_id.clone(),
         case_id: info.case_id.clone(),
@@ -803,15 +797,16 @@ async fn process(
         evidence,
         now,
     };
+    let receipt = message.receipt.clone();
     match state
         .store
-        .store_inbound(&message)
+        .store_inbound(message)
         .await
         .map_err(delivery_failure)?
     {
         InboundOutcome::Stored => {
             tracing::info!(message_id = %info.message_id, sender = %info.sender, receiver = %info.receiver, "SED received");
-            Ok(message.receipt)
+            Ok(receipt)
         }
         InboundOutcome::Duplicate { receipt } => Ok(receipt),
     }
@@ -1004,7 +999,7 @@ impl Run {
             // A resend of a message already stored: the same receipt again.
             if let Some(receipt) = state
                 .store
-                .inbound_receipt(&info.message_id)
+                .inbound_receipt(&info.message_id, info.sender.country().as_str())
                 .await
                 .map_err(delivery_failure)?
             {

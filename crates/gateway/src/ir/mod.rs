@@ -2,7 +2,7 @@
 pub mod import;
 pub mod importer;
 pub mod index;
-pub mod model;
+pub use sedgate_store::ir as model;
 pub mod route;
 
 pub use import::{parse, ImportError, ImportFormat, ParsedImport, RowError};

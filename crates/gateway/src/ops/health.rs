@@ -111,6 +111,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .set(i64::try_from(group.commits).unwrap_or(i64::MAX));
     m.db_grouped_writes
         .set(i64::try_from(group.writes).unwrap_or(i64::MAX));
+    m.sync_statements(|op| state.store.statements(op));
     m.ir_institutions
         .set(i64::try_from(state.ir().len()).unwrap_or(i64::MAX));
     if let Ok(counts) = state.store.message_counts().await {

@@ -40,6 +40,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EbmsLabels {
     pub code: String,
 }
@@ -53,6 +58,10 @@ pub struct Metrics {
     pub db_idle_connections: Gauge,
     pub db_write_commits: Gauge,
     pub db_grouped_writes: Gauge,
+    /// SQL statements sent, by store operation (brought up to the store's counts when
+    /// scraped; `db_statements_sync` keeps concurrent scrapes from counting twice).
+    pub db_statements: Family<OperationLabels, Counter>,
+    pub db_statements_sync: parking_lot::Mutex<()>,
     pub ir_institutions: Gauge,
     pub ir_access_points: Gauge,
     pub messages: Family<StateLabels, Gauge>,
@@ -104,6 +113,12 @@ impl Metrics {
             "db_grouped_writes",
             "Writes those transactions held (writes / commits = group size)",
             db_grouped_writes.clone(),
+        );
+        let db_statements = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "db_statements",
+            "SQL statements sent to the database, by store operation",
+            db_statements.clone(),
         );
         let ir_institutions = Gauge::default();
         registry.register(
@@ -167,6 +182,8 @@ impl Metrics {
             db_idle_connections,
             db_write_commits,
             db_grouped_writes,
+            db_statements,
+            db_statements_sync: parking_lot::Mutex::new(()),
             ir_institutions,
             ir_access_points,
             messages,
@@ -176,6 +193,20 @@ impl Metrics {
             as4_inbound,
             as4_errors,
             tls_handshake_failures,
+        }
+    }
+
+    /// Brings `db_statements` up to the store's own counts.
+    pub fn sync_statements(&self, count: impl Fn(sedgate_store::Operation) -> u64) {
+        let _one_at_a_time = self.db_statements_sync.lock();
+        for op in sedgate_store::Operation::ALL {
+            let counter = self.db_statements.get_or_create(&OperationLabels {
+                operation: op.as_str(),
+            });
+            let (total, seen) = (count(op), counter.get());
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
         }
     }
 

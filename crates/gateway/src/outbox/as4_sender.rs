@@ -17,13 +17,12 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt};
-use tokio::io::AsyncReadExt;
 
 use super::{SendResult, Transmitter};
 use crate::inbound::{evidence_references, MAX_ENCRYPTED_BYTES};
 use crate::ir::IrIndex;
 use crate::store::{
-    Direction, Evidence, OutboxItem, PartType as StoredPartType, PayloadData, Store,
+    Direction, Evidence, OutboxItem, PartType as StoredPartType, Store, StoreError,
 };
 use crate::transport::{MessageSecurity, OutboundClient};
 use sedgate_as4::eessi::{self, PayloadRef, SedHeaderInfo};
@@ -35,7 +34,6 @@ use sedgate_wssec::{
 
 /// Largest response we read: receipts and error signals are small.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-const CHUNK: usize = 64 * 1024;
 
 pub struct As4Sender {
     pub client: OutboundClient,
@@ -56,8 +54,8 @@ struct Prepared {
 }
 
 /// SHA-256 of a payload's gzip stream, without keeping it.
-async fn compressed_digest(data: PayloadData) -> Result<Vec<u8>, std::io::Error> {
-    let mut stream = gzip_stream(data).await?;
+async fn compressed_digest(raw: RawStream) -> Result<Vec<u8>, std::io::Error> {
+    let mut stream = gzip_stream(raw);
     let mut digester = wssec::Digester::new(DigestAlg::Sha256);
     while let Some(chunk) = stream.next().await {
         digester.update(&chunk?);
@@ -66,8 +64,8 @@ async fn compressed_digest(data: PayloadData) -> Result<Vec<u8>, std::io::Error>
 }
 
 /// A payload's whole gzip stream in memory (for encryption).
-async fn compressed_bytes(data: PayloadData, budget: &mut u64) -> Result<Vec<u8>, String> {
-    let mut stream = gzip_stream(data).await.map_err(|e| e.to_string())?;
+async fn compressed_bytes(raw: RawStream, budget: &mut u64) -> Result<Vec<u8>, String> {
+    let mut stream = gzip_stream(raw);
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
@@ -83,48 +81,36 @@ async fn compressed_bytes(data: PayloadData, budget: &mut u64) -> Result<Vec<u8>
 }
 
 type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+/// A payload's stored bytes, in chunks.
+type RawStream = futures::stream::BoxStream<'static, Result<Bytes, StoreError>>;
 
 /// A payload's bytes gzip-compressed as a stream of chunks.
-async fn gzip_stream(data: PayloadData) -> Result<ByteStream, std::io::Error> {
-    match data {
-        PayloadData::Inline(bytes) => {
-            let mut out = Vec::new();
-            let mut gz = Gzip::new();
-            gz.feed(&bytes, &mut out);
-            gz.finish(&mut out);
-            Ok(Box::pin(futures::stream::once(async move {
-                Ok(Bytes::from(out))
-            })))
-        }
-        PayloadData::Blob(path) => {
-            let file = tokio::fs::File::open(&path).await?;
-            let state = (file, Some(Gzip::new()));
-            Ok(Box::pin(futures::stream::unfold(
-                state,
-                |(mut file, gz)| async move {
-                    let mut gz = gz?;
-                    let mut buf = vec![0u8; CHUNK];
-                    loop {
-                        match file.read(&mut buf).await {
-                            Ok(0) => {
-                                let mut out = Vec::new();
-                                gz.finish(&mut out);
-                                return Some((Ok(Bytes::from(out)), (file, None)));
-                            }
-                            Ok(n) => {
-                                let mut out = Vec::new();
-                                gz.feed(&buf[..n], &mut out);
-                                if !out.is_empty() {
-                                    return Some((Ok(Bytes::from(out)), (file, Some(gz))));
-                                }
-                            }
-                            Err(e) => return Some((Err(e), (file, None))),
+fn gzip_stream(raw: RawStream) -> ByteStream {
+    Box::pin(futures::stream::unfold(
+        (raw, Some(Gzip::new())),
+        |(mut raw, gz)| async move {
+            let mut gz = gz?;
+            loop {
+                match raw.next().await {
+                    None => {
+                        let mut out = Vec::new();
+                        gz.finish(&mut out);
+                        return Some((Ok(Bytes::from(out)), (raw, None)));
+                    }
+                    Some(Ok(chunk)) => {
+                        let mut out = Vec::new();
+                        gz.feed(&chunk, &mut out);
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), (raw, Some(gz))));
                         }
                     }
-                },
-            )))
-        }
-    }
+                    Some(Err(e)) => {
+                        return Some((Err(std::io::Error::other(e)), (raw, None)));
+                    }
+                }
+            }
+        },
+    ))
 }
 
 /// Why a message body could not be put together.
@@ -139,12 +125,20 @@ enum BodyError {
 }
 
 impl As4Sender {
-    async fn payload(&self, hash: &str) -> Result<PayloadData, BodyError> {
-        self.store
-            .payload(hash)
+    /// A payload's bytes: inline ones came with the claim, others are streamed from the
+    /// payload store.
+    async fn payload(&self, item: &OutboxItem, hash: &str) -> Result<RawStream, BodyError> {
+        if let Some(bytes) = item.inline_content(hash) {
+            let bytes = Bytes::copy_from_slice(bytes);
+            return Ok(futures::stream::once(async move { Ok(bytes) }).boxed());
+        }
+        let body = self
+            .store
+            .payload_body(hash)
             .await
             .map_err(|e| BodyError::Store(format!("payload {hash}: {e}")))?
-            .ok_or_else(|| BodyError::Missing(format!("payload {hash} is missing")))
+            .ok_or_else(|| BodyError::Missing(format!("payload {hash} is missing")))?;
+        Ok(self.store.payload_stream(body))
     }
 
     /// Signs `envelope` over the compressed parts (digested in a first pass).
@@ -158,7 +152,7 @@ impl As4Sender {
         })?;
         let mut digests = Vec::with_capacity(item.parts.len());
         for part in &item.parts {
-            let data = self.payload(&part.hash).await?;
+            let data = self.payload(item, &part.hash).await?;
             let digest = compressed_digest(data)
                 .await
                 .map_err(|e| BodyError::Missing(format!("payload {}: {e}", part.hash)))?;
@@ -202,7 +196,7 @@ impl As4Sender {
         let mut budget = MAX_ENCRYPTED_BYTES;
         let mut compressed = Vec::with_capacity(item.parts.len());
         for part in &item.parts {
-            let data = self.payload(&part.hash).await?;
+            let data = self.payload(item, &part.hash).await?;
             compressed.push(
                 compressed_bytes(data, &mut budget)
                     .await
@@ -239,7 +233,9 @@ impl As4Sender {
 
     /// The envelope signed for an earlier attempt. A resend must be that very envelope: the
     /// receiver answers a MessageId it has seen with the receipt it gave then, whose NRI lists
-    /// the references of the first envelope.
+    /// the references of the first envelope. Looked up even when `attempts` is 0: a sender
+    /// killed after sending but before recording the attempt, or a redriven dead letter,
+    /// has sent an envelope that `attempts` does not show (one read per signed send).
     async fn earlier_signature(&self, item: &OutboxItem) -> Option<SignedEnvelope> {
         let records = self.store.evidence(&item.message.id).await.ok()?;
         let sent = records
@@ -263,6 +259,7 @@ impl As4Sender {
             .record_evidence(&Evidence {
                 message_id: item.message.id.clone(),
                 direction: Direction::Outbound,
+                peer_country: item.message.peer_country.clone(),
                 envelope: signed.xml.clone(),
                 references: evidence_references(&signed.references),
                 receipt: None,
@@ -329,14 +326,10 @@ impl As4Sender {
             Ok(Bytes::from(envelope.clone())),
         ]))];
         for part in &item.parts {
-            let data = self.payload(&part.hash).await?;
+            let data = self.payload(item, &part.hash).await?;
             let head = Bytes::from(writer.part_head(&part.content_id, "application/gzip"));
             pieces.push(Box::pin(futures::stream::once(async move { Ok(head) })));
-            pieces.push(
-                gzip_stream(data)
-                    .await
-                    .map_err(|e| BodyError::Missing(format!("payload {}: {e}", part.hash)))?,
-            );
+            pieces.push(gzip_stream(data));
         }
         let close = Bytes::from(writer.close());
         pieces.push(Box::pin(futures::stream::once(async move { Ok(close) })));
@@ -380,6 +373,7 @@ impl As4Sender {
         let evidence = Evidence {
             message_id: m.id.clone(),
             direction: Direction::Outbound,
+            peer_country: m.peer_country.clone(),
             envelope: envelope.to_vec(),
             references: evidence_references(&signed.references),
             receipt: Some(receipt.clone()),
@@ -393,17 +387,22 @@ impl As4Sender {
             },
             at: now,
         };
-        if let Err(e) = self.store.record_evidence(&evidence).await {
-            // Delivered but not provable: try again rather than lose the evidence.
-            return SendResult::Transport(format!("storing the evidence: {e}"));
-        }
         match verified {
-            Ok(_) => SendResult::Receipt(receipt),
-            Err(reason) => SendResult::Refused {
-                code: EbmsCode::InvalidReceipt.as_str().to_owned(),
-                detail: reason,
-                retryable: true,
+            // Stored with the settlement, in its transaction.
+            Ok(_) => SendResult::SignedReceipt {
+                receipt,
+                evidence: Box::new(evidence),
             },
+            Err(reason) => {
+                if let Err(e) = self.store.record_evidence(&evidence).await {
+                    return SendResult::Transport(format!("storing the evidence: {e}"));
+                }
+                SendResult::Refused {
+                    code: EbmsCode::InvalidReceipt.as_str().to_owned(),
+                    detail: reason,
+                    retryable: true,
+                }
+            }
         }
     }
 }

@@ -15,13 +15,18 @@ use tokio::sync::Notify;
 
 use crate::config::OutboxConfig;
 use crate::ops::metrics::{Metrics, OutcomeLabels};
-use crate::store::{MessageState, OutboxItem, Store, StoreError};
+use crate::store::{Delivery, Evidence, MessageState, OutboxItem, Store, StoreError};
 
 /// What one send attempt produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendResult {
     /// A receipt for this message: the raw signal, kept as evidence.
     Receipt(Vec<u8>),
+    /// A verified receipt of a signed message, with the evidence stored alongside.
+    SignedReceipt {
+        receipt: Vec<u8>,
+        evidence: Box<Evidence>,
+    },
     /// The peer answered with an ebMS error signal.
     Refused {
         code: String,
@@ -74,16 +79,10 @@ impl Dispatcher {
         }
     }
 
-    /// A lease long enough for one send with its timeout, so a live sender is never
-    /// overtaken, but a dead one's claims come back.
-    fn lease(&self) -> Duration {
-        self.config.send_timeout + self.config.lease_margin
-    }
-
     /// Claims what is due and sends it, `workers` at a time. Returns the outcomes.
     pub async fn try_dispatch_once(&self, now: DateTime<Utc>) -> Result<Vec<Outcome>, StoreError> {
         let limit = u32::try_from(self.config.workers * 4).unwrap_or(64);
-        let items = self.store.claim_due(now, self.lease(), limit).await?;
+        let items = self.store.claim_due(now, limit).await?;
         let outcomes = futures::stream::iter(items)
             .map(|item| async move { self.dispatch(item).await })
             .buffer_unordered(self.config.workers)
@@ -116,13 +115,12 @@ impl Dispatcher {
         };
         let outcome = match result {
             SendResult::Receipt(receipt) => {
-                self.metrics
-                    .outbox_attempts
-                    .get_or_create(&label("delivered"))
-                    .inc();
-                self.store.record_delivered(&id, &receipt, now).await?;
-                tracing::info!(message_id = %id, attempts, "delivered");
-                Outcome::Delivered
+                self.settle_delivered(&id, attempts, receipt, None, now)
+                    .await?
+            }
+            SendResult::SignedReceipt { receipt, evidence } => {
+                self.settle_delivered(&id, attempts, receipt, Some(*evidence), now)
+                    .await?
             }
             SendResult::Refused {
                 code,
@@ -178,6 +176,32 @@ impl Dispatcher {
             }
         };
         Ok(outcome)
+    }
+
+    async fn settle_delivered(
+        &self,
+        id: &sedgate_base::domain::MessageId,
+        attempts: u32,
+        receipt: Vec<u8>,
+        evidence: Option<Evidence>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        self.metrics
+            .outbox_attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: "delivered".to_owned(),
+            })
+            .inc();
+        self.store
+            .record_delivered(Delivery {
+                id: id.clone(),
+                receipt,
+                evidence,
+                now,
+            })
+            .await?;
+        tracing::info!(message_id = %id, attempts, "delivered");
+        Ok(Outcome::Delivered)
     }
 
     async fn settle_retry(
