@@ -99,6 +99,12 @@ fn short_e2e_bench_reports_every_figure_on_both_engines() {
                 "{what}"
             );
             positive(&p["gateway_cpu_seconds_per_message"], &what);
+            // The statement budget of one SED, both gateways together.
+            let statements = positive(&p["db_statements_per_message"], &what);
+            assert!(
+                statements <= 12.0,
+                "{what}: {statements} statements per SED"
+            );
         }
         let half = &phases[1];
         let offered = positive(&half["offered_per_second"], "offered rate");

@@ -16,6 +16,7 @@ mod intake;
 mod interop_live;
 mod missoc;
 mod missoc_publish;
+mod multi_node;
 mod outbox;
 mod render_api;
 mod signed;

@@ -73,18 +73,44 @@ impl Posting {
 #[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
-    pub url: Arc<str>,
+    /// The message endpoints of the sending nodes (one unless `--nodes`).
+    urls: Arc<[Arc<str>]>,
+    /// The node this client posts to first; a retry goes to the next one, as behind a
+    /// load balancer.
+    first: usize,
     pub token: Arc<str>,
     pub sample: Arc<Sample>,
 }
 
 impl Client {
     pub fn new(http: reqwest::Client, sender: &Gateway, sample: Arc<Sample>) -> Self {
+        Self::spread(http, &[sender], sample)
+    }
+
+    /// A client of several nodes of one country (one database, one token).
+    pub fn spread(http: reqwest::Client, senders: &[&Gateway], sample: Arc<Sample>) -> Self {
         Self {
             http,
-            url: Arc::from(sender.url("/api/v1/messages")),
-            token: Arc::from(sender.token.as_str()),
+            urls: senders
+                .iter()
+                .map(|g| Arc::from(g.url("/api/v1/messages")))
+                .collect(),
+            first: 0,
+            token: Arc::from(
+                senders
+                    .first()
+                    .map(|g| g.token.as_str())
+                    .unwrap_or_default(),
+            ),
             sample,
+        }
+    }
+
+    /// The same client, posting first to node `n` (modulo the number of nodes).
+    pub fn starting_at(&self, n: usize) -> Self {
+        Self {
+            first: n % self.urls.len().max(1),
+            ..self.clone()
         }
     }
 
@@ -140,9 +166,10 @@ impl Client {
         let mut retries = 0;
         loop {
             let form = self.form(case_id).await.map_err(|e| (e, retries))?;
+            let url = &self.urls[(self.first + retries as usize) % self.urls.len()];
             let answer = self
                 .http
-                .post(self.url.as_ref())
+                .post(url.as_ref())
                 .bearer_auth(self.token.as_ref())
                 .header("Idempotency-Key", &key)
                 .multipart(form)
@@ -208,7 +235,7 @@ pub async fn closed_loop(client: &Client, clients: usize, seconds: f64, tag: &st
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let workers: Vec<_> = (0..clients)
         .map(|n| {
-            let client = client.clone();
+            let client = client.starting_at(n);
             let tag = tag.to_owned();
             tokio::spawn(async move {
                 let mut posting = Posting::default();
@@ -259,7 +286,7 @@ pub async fn open_loop(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
-        let client = client.clone();
+        let client = client.starting_at(n as usize);
         let case_id = format!("B{tag}-{n}");
         tasks.push(tokio::spawn(async move {
             let outcome = client.post(&case_id).await;
@@ -302,12 +329,17 @@ pub fn metric_value(text: &str, family: &str, labels: &[(&str, &str)]) -> Option
         })
 }
 
-/// Message counts of one gateway by state, from its /metrics.
+/// Message counts of one gateway by state, and its database work, from its /metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Counts {
     pub delivered: u64,
     pub failed: u64,
     pub received: u64,
+    /// SQL statements of the operations that exchange SEDs (intake, claim, settlement,
+    /// inbound, audit, evidence, payloads), since start.
+    pub exchange_statements: u64,
+    /// Committed group-commit transactions since start.
+    pub group_commits: u64,
 }
 
 pub async fn counts(http: &reqwest::Client, gw: &Gateway) -> Result<Counts, BenchError> {
@@ -330,6 +362,19 @@ pub async fn counts(http: &reqwest::Client, gw: &Gateway) -> Result<Counts, Benc
         delivered: n("out", "delivered"),
         failed: n("out", "failed") + n("out", "dead_lettered"),
         received: n("in", "received") + n("in", "acknowledged"),
+        exchange_statements: sedgate_store::Operation::ALL
+            .iter()
+            .filter(|op| op.is_exchange())
+            .map(|op| {
+                metric_value(
+                    &text,
+                    "sedgate_db_statements_total",
+                    &[("operation", op.as_str())],
+                )
+                .unwrap_or(0.0) as u64
+            })
+            .sum(),
+        group_commits: metric_value(&text, "sedgate_db_write_commits", &[]).unwrap_or(0.0) as u64,
     })
 }
 
