@@ -423,6 +423,13 @@ async fn claims_follow_live_incarnations(engine: Engine) {
         .await
         .expect("claim")
         .is_empty());
+    // Its own dispatcher's next round takes it again: a claim whose answer was lost, or
+    // whose settlement failed, does not wait for a restart.
+    assert_eq!(
+        b.claim_due(&a1, t0, STALE, 8).await.expect("claim").len(),
+        1,
+        "an orphaned claim of a live node"
+    );
 
     // The same node restarts (kill -9): its new incarnation frees the old claims at once.
     let a2 = incarnation("at-a");

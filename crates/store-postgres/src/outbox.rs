@@ -28,7 +28,7 @@ impl PgBackend {
             r#"WITH due AS (
                    SELECT seq FROM messages
                    WHERE next_attempt_at <= $2 AND NOT dead
-                     AND (claimed_by IS NULL OR claimed_by NOT IN (
+                     AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_by NOT IN (
                           SELECT incarnation FROM nodes
                           WHERE NOT stopped AND heartbeat_at > ($2::timestamptz - make_interval(secs => $3::bigint / 1000.0))))
                    ORDER BY next_attempt_at

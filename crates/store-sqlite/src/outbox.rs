@@ -37,7 +37,7 @@ impl SqliteBackend {
                WHERE seq IN (
                    SELECT seq FROM messages
                    WHERE next_attempt_at <= ?2 AND dead = 0
-                     AND (claimed_by IS NULL OR claimed_by NOT IN (
+                     AND (claimed_by IS NULL OR claimed_by = ?1 OR claimed_by NOT IN (
                           SELECT incarnation FROM nodes WHERE NOT stopped AND heartbeat_at > ?3))
                    ORDER BY next_attempt_at
                    LIMIT ?4)

@@ -132,8 +132,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<u8>>>;
 
     // ---- outbox ----
-    /// Claims up to `limit` due messages for `me`: rows nobody holds, or held by an
-    /// incarnation that stopped or has not heartbeated for `stale_after`. Returns each
+    /// Claims up to `limit` due messages for `me`: rows nobody holds, rows `me` holds
+    /// (one dispatcher per incarnation claims in rounds, so when it claims nothing of its
+    /// own is in flight: such a row is a claim whose answer was lost or whose settlement
+    /// failed), or held by an incarnation that stopped or has not heartbeated for
+    /// `stale_after`. Returns each
     /// with its parts and the contents of its inline payloads (one statement).
     async fn claim_due(
         &self,
