@@ -236,17 +236,31 @@ impl As4Sender {
     /// the references of the first envelope. Looked up even when `attempts` is 0: a sender
     /// killed after sending but before recording the attempt, or a redriven dead letter,
     /// has sent an envelope that `attempts` does not show (one read per signed send).
-    async fn earlier_signature(&self, item: &OutboxItem) -> Option<SignedEnvelope> {
-        let records = self.store.evidence(&item.message.id).await.ok()?;
-        let sent = records
+    /// A failed read is an error, not "none": signing anew would overwrite the envelope the
+    /// peer may already hold, and its receipt would never match again.
+    async fn earlier_signature(
+        &self,
+        item: &OutboxItem,
+    ) -> Result<Option<SignedEnvelope>, BodyError> {
+        let records = self
+            .store
+            .evidence(&item.message.id)
+            .await
+            .map_err(|e| BodyError::Store(format!("reading the signed envelope: {e}")))?;
+        let Some(sent) = records
             .into_iter()
-            .find(|e| e.direction == Direction::Outbound)?;
-        let references = wssec::claimed_references(&sent.envelope).ok()?;
-        Some(SignedEnvelope {
+            .find(|e| e.direction == Direction::Outbound)
+        else {
+            return Ok(None);
+        };
+        let references = wssec::claimed_references(&sent.envelope).map_err(|e| {
+            BodyError::Unsendable(format!("the stored signed envelope cannot be read: {e}"))
+        })?;
+        Ok(Some(SignedEnvelope {
             xml: sent.envelope,
             references,
             signature_value: Vec::new(),
-        })
+        }))
     }
 
     /// Keeps the signed envelope before it is sent (for resends and as evidence).
@@ -298,7 +312,7 @@ impl As4Sender {
         };
         let envelope = build_user_message(&eessi::user_message(&info, &refs)).xml;
         let (envelope, signed) = if self.security.sign {
-            let signed = match self.earlier_signature(item).await {
+            let signed = match self.earlier_signature(item).await? {
                 Some(signed) => signed,
                 None => {
                     let signed = self.sign(item, envelope).await?;
