@@ -314,10 +314,16 @@ async fn network_faults_under_load(engine: Engine) {
             (Fault::LoseResponse, 3),
         ],
     );
+    let load = start_load(&gws, seed, 2);
     if let Some(db) = &gws.at_to_db {
         db.set_random(seed ^ 1, &[(Fault::Pass, 1), (Fault::ResetAfterBytes, 1)]);
+        // The pool keeps its connections for good: drop them under load, so that the
+        // reconnections go through the faults.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        db.cut();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        db.restore();
     }
-    let load = start_load(&gws, seed, 2);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let accepted = load.finish().await;
     as4.set(Fault::Pass);
